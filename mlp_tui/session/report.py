@@ -1,0 +1,87 @@
+"""What the session hands to whoever shows it: plain, frozen data, never a live graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from mlp_tui.session.breakpoints import Breakpoint
+from mlp_tui.session.phases import Phase
+from mlp_tui.trace.deltas import DeltaCapture
+from mlp_tui.trace.grads import GradCapture
+from mlp_tui.trace.graph import Graph
+from mlp_tui.trace.pitfalls import Pitfall
+from mlp_tui.trace.stats import TensorStats
+
+
+@dataclass(frozen=True)
+class ParameterView:
+    """A leaf tensor as a learner inspects it: the facts autograd keys on, and copies of data."""
+
+    name: str
+    value: torch.Tensor = field(repr=False)
+    grad: torch.Tensor | None = field(repr=False)
+    is_leaf: bool
+    requires_grad: bool
+    grad_fn: str | None  # class name; None for a proper leaf
+    stats: TensorStats
+
+
+@dataclass(frozen=True)
+class ActivationView:
+    """One activation's output on the current batch."""
+
+    name: str  # h0, h1, ...
+    kind: str  # ReLU, Tanh, ...
+    stats: TensorStats
+    dead_fraction: float  # units that output 0 for every sample
+    saturated_fraction: float | None  # outputs on the flat tails (tanh, sigmoid)
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Why a run stopped before it was asked to."""
+
+    reason: str  # "breakpoint" | "nonfinite"
+    message: str
+    breakpoint: Breakpoint | None = None
+
+
+@dataclass(frozen=True)
+class StepMetrics:
+    """The light figures of one finished step: what ``run`` streams and breakpoints test."""
+
+    step: int
+    loss: float
+    accuracy: float | None
+    grad_norm: dict[str, float]
+    delta_norm: dict[str, float]
+    update_ratio: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything the panes show at one phase boundary."""
+
+    step: int  # the training step this phase belongs to (0 before the first)
+    phase: Phase | None  # the phase just completed; None before anything ran
+    loss: float | None
+    accuracy: float | None
+    lr: float
+    zero_grad: bool  # the switch, for the next step
+    zeroed: bool | None  # whether zero_grad ran in this step (None: not reached yet)
+    graph: Graph | None
+    grads: tuple[GradCapture, ...]
+    deltas: tuple[DeltaCapture, ...]
+    parameters: tuple[ParameterView, ...]
+    activations: tuple[ActivationView, ...]
+    optimizer_state: tuple[dict, ...]
+    pitfalls: tuple[Pitfall, ...]
+    losses: tuple[float, ...]  # one per step whose loss phase has run
+    metrics: dict[str, float]
+    stop: Stop | None = None
+
+    @property
+    def position(self) -> str:
+        return "start" if self.phase is None else f"step {self.step} · after {self.phase}"

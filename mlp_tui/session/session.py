@@ -1,0 +1,437 @@
+"""The UI-free stepper: one training step, one phase at a time, with exact rewind.
+
+The session owns a model, a loss, an optimizer and data, and runs the five phases of a
+step (zero_grad → forward → loss → backward → step). After every phase it can hand back a
+``Report`` of plain data for the panes. Watching costs time, so there are two ways to run
+a phase: *full* (record the graph, clone grads, compute statistics) for what a learner will
+look at, and *light* (a few norms, one ``.tolist()``) for long runs; a run replays its last
+step in full at the end, so what is shown is always complete.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import torch
+
+from mlp_tui.scratch import Linear, Optimizer, Sigmoid, Tanh
+from mlp_tui.session.breakpoints import Breakpoint
+from mlp_tui.session.history import Checkpoint, History
+from mlp_tui.session.phases import PHASES, Phase
+from mlp_tui.session.report import ActivationView, ParameterView, Report, StepMetrics, Stop
+from mlp_tui.trace import pitfalls
+from mlp_tui.trace.deltas import DeltaCapture, capture_deltas
+from mlp_tui.trace.grads import GradCapture, capture_grads, clone_grads
+from mlp_tui.trace.graph import Graph, Recorder, attach_grad_hooks, capture_graph
+from mlp_tui.trace.stats import norms, tensor_stats
+
+LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+AccuracyFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+# The flat tails of squashing activations, where their slope (and the gradient) is ~0.
+_SATURATION = {Tanh: (-1.0, 1.0), Sigmoid: (0.0, 1.0)}
+
+
+class SessionError(RuntimeError):
+    """Something the session cannot do now (e.g. rewind past what its history kept)."""
+
+
+@dataclass
+class _StepState:
+    """The tensors of the step in flight; dropped when the next step starts."""
+
+    x: torch.Tensor | None = None
+    y: torch.Tensor | None = None
+    pred: torch.Tensor | None = None
+    loss: torch.Tensor | None = None
+    recorder: Recorder | None = None
+    activations: list[tuple[str, object, torch.Tensor]] = field(
+        default_factory=list
+    )  # name, layer, h
+    activation_views: tuple[ActivationView, ...] = ()
+    graph: Graph | None = None
+    node_grads: dict[int, torch.Tensor] | None = None
+    grads: tuple[GradCapture, ...] = ()
+    deltas: tuple[DeltaCapture, ...] = ()
+    zeroed: bool | None = None
+
+
+class Session:
+    """Drive training phase by phase; every public call returns a ``Report``."""
+
+    def __init__(
+        self,
+        model,  # an MLP (anything with .layers and .named_parameters())
+        loss_fn: LossFn,
+        optimizer: Optimizer,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        batch_size: int = 0,
+        seed: int = 0,
+        zero_grad: bool = True,
+        breakpoints: Sequence[Breakpoint] = (),
+        accuracy: AccuracyFn | None = None,
+        history_bytes: int = 256 * 2**20,
+    ) -> None:
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.x, self.y = x, y
+        self.batch_size = batch_size if 0 < batch_size < len(x) else 0  # 0: full batch
+        self.breakpoints = list(breakpoints)
+        self.accuracy_fn = accuracy
+        self.zero_grad_enabled = zero_grad
+        self.named = model.named_parameters()
+        self.params = [p for _, p in self.named]
+        self.names = [name for name, _ in self.named]
+        self.history = History(history_bytes)
+        self.step_no = 0  # the step the last phase belonged to
+        self.done = len(PHASES)  # phases completed in that step
+        self._batch_rng = torch.Generator().manual_seed(seed)
+        self._state = _StepState()
+        self._losses: list[float] = []
+        self._metrics: dict[str, float] = {}
+        self._armed = [True] * len(self.breakpoints)  # a condition fires when it becomes true
+        self._needs_activations = any(
+            bp.condition and bp.condition.family == "dead_fraction" for bp in self.breakpoints
+        )
+        self._initial = self._checkpoint(0)
+
+    # ----------------------------------------------------------------- public controls
+
+    @property
+    def phase(self) -> Phase | None:
+        return None if self.step_no == 0 else PHASES[self.done - 1]
+
+    @property
+    def lr(self) -> float:
+        return self.optimizer.lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        if not (value >= 0 and math.isfinite(value)):
+            raise SessionError(f"learning rate must be a finite number >= 0, got {value}")
+        self.optimizer.lr = value
+
+    @property
+    def losses(self) -> list[float]:
+        return self._losses
+
+    def next_phase(self) -> Report:
+        """Run the next phase, fully captured."""
+        return self.report(self._advance(full=True))
+
+    def step(self) -> Report:
+        """Run to the end of the current step (or one whole step, if between steps)."""
+        stop = self._advance(full=True)
+        while self.done < len(PHASES) and stop is None:
+            stop = self._advance(full=True)
+        return self.report(stop)
+
+    def run(
+        self,
+        steps: int,
+        *,
+        on_step: Callable[[StepMetrics], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> Report:
+        """Finish up to ``steps`` steps, lightly captured; stop early at a breakpoint, a
+        non-finite value or when ``should_stop()`` says so. The place it stops is then
+        replayed in full, so the returned report is as complete as ``next_phase``'s."""
+        stop = None
+        for _ in range(steps):
+            stop = self._advance(full=False)
+            while self.done < len(PHASES) and stop is None:
+                stop = self._advance(full=False)
+            if self.done == len(PHASES) and on_step is not None:
+                on_step(self.step_metrics())
+            if stop is not None or (should_stop is not None and should_stop()):
+                break
+        if self.step_no == 0:
+            return self.report()
+        return self._goto(self.step_no, self.done, stop)
+
+    def back(self) -> Report:
+        """Return to the previous phase boundary exactly (parameters, grads, optimizer, RNG)."""
+        if self.step_no == 0:
+            raise SessionError("already at the start: nothing to go back to")
+        if self.done > 1:
+            return self._goto(self.step_no, self.done - 1)
+        return self._goto(self.step_no - 1, len(PHASES))
+
+    def reset(self) -> Report:
+        """Back to the state the session began in."""
+        return self._goto(0, len(PHASES))
+
+    def step_metrics(self) -> StepMetrics:
+        m = self._metrics
+
+        def family(prefix: str) -> dict[str, float]:
+            return {n: m[f"{prefix}.{n}"] for n in self.names if f"{prefix}.{n}" in m}
+
+        return StepMetrics(
+            step=self.step_no,
+            loss=m.get("loss", math.nan),
+            accuracy=m.get("accuracy"),
+            grad_norm=family("grad_norm"),
+            delta_norm=family("delta_norm"),
+            update_ratio=family("update_ratio"),
+        )
+
+    @torch.no_grad()
+    def evaluate(self) -> tuple[float, float | None]:
+        """Loss and accuracy on all the data, without touching any state."""
+        pred = self.model(self.x)
+        loss = self.loss_fn(pred, self.y).item()
+        accuracy = self.accuracy_fn(pred, self.y).item() if self.accuracy_fn else None
+        return loss, accuracy
+
+    # ----------------------------------------------------------------- stepping
+
+    def _checkpoint(self, step: int) -> Checkpoint:
+        return Checkpoint.take(
+            step,
+            self.params,
+            self.optimizer.state,
+            self._batch_rng,
+            self.zero_grad_enabled,
+            self.optimizer.lr,
+        )
+
+    def _advance(self, full: bool) -> Stop | None:
+        """Run one phase; start a new step (and checkpoint it) when the last one is done."""
+        if self.done == len(PHASES):
+            self.step_no += 1
+            self.done = 0
+            self._state = _StepState()
+            self._metrics = {"step": float(self.step_no)}
+            self.history.add(self._checkpoint(self.step_no))
+        phase = PHASES[self.done]
+        getattr(self, f"_{phase}")(self._state, full)
+        self.done += 1
+        return self._check_stops(phase)
+
+    def _zero_grad(self, s: _StepState, full: bool) -> None:
+        s.zeroed = self.zero_grad_enabled
+        if s.zeroed:
+            self.optimizer.zero_grad()
+
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.batch_size:
+            return self.x, self.y
+        index = torch.randperm(len(self.x), generator=self._batch_rng)[: self.batch_size]
+        return self.x[index], self.y[index]  # (batch, features), (batch, ...)
+
+    def _forward(self, s: _StepState, full: bool) -> None:
+        s.x, s.y = self._next_batch()
+        if full:
+            s.recorder = Recorder(self._leaf_names() | {id(s.x): "x", id(s.y): "y"})
+        recorder = s.recorder if full else None
+        h, k = s.x, 0
+        with recorder or nullcontext():
+            for layer in self.model.layers:
+                kind = type(layer).__name__
+                if recorder:
+                    recorder.stage = f"{kind} {k}"
+                h = layer(h)
+                if isinstance(layer, Linear):
+                    name = f"z{k}"
+                else:
+                    name = f"h{k}"
+                    s.activations.append((name, layer, h))
+                    k += 1
+                if recorder:
+                    recorder.name(h, name)
+        if recorder:
+            recorder.name(h, "ŷ")
+        s.pred = h  # (batch, output_dim)
+        if full or self._needs_activations:
+            self._capture_activations(s, full)
+        if full:
+            s.graph, _ = capture_graph(
+                s.pred, s.recorder, self._leaf_names(), self._storage_names(s)
+            )
+
+    def _capture_activations(self, s: _StepState, full: bool) -> None:
+        outputs = [h.detach() for _, _, h in s.activations]  # each (batch, units)
+        if not outputs:
+            return
+        dead = torch.stack([(h == 0).all(dim=0).float().mean() for h in outputs]).tolist()
+        for (name, _, _), fraction in zip(s.activations, dead, strict=True):
+            self._metrics[f"dead_fraction.{name}"] = fraction
+        if not full:
+            return
+        views = []
+        for (name, layer, h), st, fraction in zip(
+            s.activations, tensor_stats(outputs), dead, strict=True
+        ):
+            saturated = None
+            if type(layer) in _SATURATION:
+                low, high = _SATURATION[type(layer)]
+                margin = 0.01 * (high - low)
+                h = h.detach()
+                saturated = ((h <= low + margin) | (h >= high - margin)).float().mean().item()
+            views.append(ActivationView(name, type(layer).__name__, st, fraction, saturated))
+        s.activation_views = tuple(views)
+
+    def _leaf_names(self) -> dict[int, str]:
+        return {id(p): n for n, p in self.named}
+
+    def _storage_names(self, s: _StepState) -> dict[int, str]:
+        names = {p.data_ptr(): n for n, p in self.named}
+        names[s.x.data_ptr()] = "x"
+        names[s.y.data_ptr()] = "y"
+        return names
+
+    def _loss(self, s: _StepState, full: bool) -> None:
+        with s.recorder if full and s.recorder else nullcontext():
+            if full and s.recorder:
+                s.recorder.stage = "loss"
+            s.loss = self.loss_fn(s.pred, s.y)  # ()
+        figures = [s.loss.detach()]
+        if self.accuracy_fn is not None:
+            figures.append(self.accuracy_fn(s.pred.detach(), s.y))
+        values = torch.stack(figures).tolist()
+        self._metrics["loss"] = values[0]
+        if self.accuracy_fn is not None:
+            self._metrics["accuracy"] = values[1]
+        self._losses.append(values[0])
+        if full and s.recorder:
+            s.recorder.name(s.loss, "loss")
+            s.graph, live_nodes = capture_graph(
+                s.loss, s.recorder, self._leaf_names(), self._storage_names(s)
+            )
+            s.node_grads = attach_grad_hooks(live_nodes)
+
+    def _backward(self, s: _StepState, full: bool) -> None:
+        before = clone_grads(self.params) if full else None
+        s.loss.backward()
+        if full:
+            s.grads = tuple(capture_grads(self.named, before))
+            for g in s.grads:
+                if g.after_stats is not None:
+                    self._metrics[f"grad_norm.{g.name}"] = g.after_stats.norm
+            if s.graph is not None and s.node_grads is not None:
+                s.graph = s.graph.with_grads(s.node_grads)
+            return
+        have = [(n, p.grad) for n, p in self.named if p.is_leaf and p.grad is not None]
+        values = norms([g for _, g in have]).tolist()
+        self._metrics.update({f"grad_norm.{n}": v for (n, _), v in zip(have, values, strict=True)})
+
+    def _step(self, s: _StepState, full: bool) -> None:
+        before = [p.detach().clone() for p in self.params]
+        grads = clone_grads(self.params) if full else None
+        self.optimizer.step()
+        if full:
+            s.deltas = tuple(capture_deltas(self.optimizer, self.names, before, grads))
+            for d in s.deltas:
+                self._metrics[f"delta_norm.{d.name}"] = d.norm
+                self._metrics[f"update_ratio.{d.name}"] = d.update_ratio
+            return
+        deltas = [p.detach() - b for p, b in zip(self.params, before, strict=True)]
+        values = norms(deltas + before).tolist()
+        n = len(deltas)
+        for name, delta_norm, weight_norm in zip(self.names, values[:n], values[n:], strict=True):
+            self._metrics[f"delta_norm.{name}"] = delta_norm
+            self._metrics[f"update_ratio.{name}"] = (
+                delta_norm / weight_norm if weight_norm > 0 else math.inf
+            )
+
+    def _check_stops(self, phase: Phase) -> Stop | None:
+        """A breakpoint on a condition fires when it *becomes* true, not on every step after."""
+        stop = None
+        for i, bp in enumerate(self.breakpoints):
+            if phase is not bp.check_after and not bp.nonfinite:
+                continue
+            fires = bp.fires(self.step_no, phase, self._metrics)
+            edge_triggered = bp.condition is not None or bp.nonfinite
+            if fires and (self._armed[i] or not edge_triggered) and stop is None:
+                stop = Stop("breakpoint", bp.note or f"breakpoint: {bp.describe()}", bp)
+            if edge_triggered:
+                self._armed[i] = not fires
+        if stop is None and phase in (Phase.LOSS, Phase.BACKWARD, Phase.STEP):
+            bad = sorted(k for k, v in self._metrics.items() if not math.isfinite(v))
+            if bad:
+                stop = Stop("nonfinite", f"non-finite values after {phase}: {', '.join(bad[:4])}")
+        return stop
+
+    # ----------------------------------------------------------------- rewind
+
+    def _goto(self, step: int, done: int, stop: Stop | None = None) -> Report:
+        """Reach the boundary after ``done`` phases of ``step`` by restoring and replaying."""
+        checkpoint = self._initial if step == 0 else self.history.get(step)
+        if checkpoint is None:
+            raise SessionError(
+                f"cannot go back to step {step}: the history keeps steps from"
+                f" {self.history.oldest_step} on (budget {self.history.budget_bytes // 2**20} MiB)"
+            )
+        checkpoint.restore(self.params, self.optimizer.state, self._batch_rng)
+        self.zero_grad_enabled, self.optimizer.lr = checkpoint.zero_grad, checkpoint.lr
+        self.history.truncate_after(step)
+        self._armed = [True] * len(self.breakpoints)
+        if step == 0:
+            self.step_no, self.done, self._state, self._metrics = 0, len(PHASES), _StepState(), {}
+            self._losses.clear()
+            return self.report()
+        del self._losses[step - 1 :]
+        self.step_no, self.done = step, 0
+        self._state = _StepState()
+        self._metrics = {"step": float(step)}
+        for _ in range(done):
+            getattr(self, f"_{PHASES[self.done]}")(self._state, True)
+            self.done += 1
+        return self.report(stop)
+
+    # ----------------------------------------------------------------- reporting
+
+    def report(self, stop: Stop | None = None) -> Report:
+        """The panes' data at the current phase boundary."""
+        s = self._state
+        leaf_grads = [p.grad if p.is_leaf else None for p in self.params]
+        values = [p.detach().clone() for p in self.params]
+        grads = [None if g is None else g.detach().clone() for g in leaf_grads]
+        parameters = tuple(
+            ParameterView(
+                name=name,
+                value=value,
+                grad=grad,
+                is_leaf=p.is_leaf,
+                requires_grad=p.requires_grad,
+                grad_fn=None if p.grad_fn is None else type(p.grad_fn).__name__,
+                stats=st,
+            )
+            for (name, p), value, grad, st in zip(
+                self.named, values, grads, tensor_stats(values), strict=True
+            )
+        )
+        loss = self._metrics.get("loss") if self.done > Phase.LOSS.index else None
+        found = [
+            *pitfalls.non_leaf_parameters(self.named),
+            *pitfalls.accumulating(list(s.grads)),
+            *pitfalls.missing_grads(list(s.grads), self.named),
+            *pitfalls.nonfinite(loss, s.graph),
+        ]
+        return Report(
+            step=self.step_no,
+            phase=self.phase,
+            loss=loss,
+            accuracy=self._metrics.get("accuracy") if loss is not None else None,
+            lr=self.optimizer.lr,
+            zero_grad=self.zero_grad_enabled,
+            zeroed=s.zeroed,
+            graph=s.graph,
+            grads=s.grads,
+            deltas=s.deltas,
+            parameters=parameters,
+            activations=s.activation_views,
+            optimizer_state=tuple(
+                {k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in st.items()}
+                for st in self.optimizer.state
+            ),
+            pitfalls=tuple(found),
+            losses=tuple(self._losses),
+            metrics=dict(self._metrics),
+            stop=stop,
+        )

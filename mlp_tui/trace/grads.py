@@ -1,0 +1,56 @@
+"""``.grad`` of each parameter around one ``backward()``: before, after, and the difference.
+
+``backward()`` *adds* into ``.grad``. Keeping the value from before makes that visible:
+``after = before + contribution``, where ``before`` is None (or zeros) when ``zero_grad()``
+ran and the previous step's gradient when it did not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from mlp_tui.trace.stats import TensorStats, tensor_stats
+
+
+@dataclass(frozen=True)
+class GradCapture:
+    name: str
+    shape: tuple[int, ...]
+    before: torch.Tensor | None = field(repr=False)
+    after: torch.Tensor | None = field(repr=False)  # None: backward() never reached this tensor
+    contribution: torch.Tensor | None = field(repr=False)  # what this backward() added
+    before_stats: TensorStats | None = None
+    after_stats: TensorStats | None = None
+    contribution_stats: TensorStats | None = None
+
+    @property
+    def accumulated(self) -> bool:
+        """True when this backward() added onto a gradient left from an earlier one."""
+        return self.before is not None and bool(self.before.any())
+
+
+def clone_grads(params: list[torch.Tensor]) -> list[torch.Tensor | None]:
+    return [None if p.grad is None else p.grad.detach().clone() for p in params]
+
+
+def capture_grads(
+    named: list[tuple[str, torch.Tensor]], before: list[torch.Tensor | None]
+) -> list[GradCapture]:
+    """Compare each parameter's ``.grad`` now with a copy taken before ``backward()``."""
+    afters = clone_grads([p for _, p in named])
+    contributions = [
+        None if a is None else (a if b is None else a - b)
+        for a, b in zip(afters, before, strict=True)
+    ]
+    groups = (before, afters, contributions)
+    stats = iter(tensor_stats([t for group in groups for t in group if t is not None]))
+    before_s, after_s, contribution_s = [
+        [None if t is None else next(stats) for t in group] for group in groups
+    ]
+    rows = zip(named, before, afters, contributions, before_s, after_s, contribution_s, strict=True)
+    return [
+        GradCapture(name, tuple(p.shape), b, a, c, sb, sa, sc)
+        for (name, p), b, a, c, sb, sa, sc in rows
+    ]

@@ -1,0 +1,340 @@
+"""The autograd graph of one forward pass, turned into plain data.
+
+Two sources meet here. While the forward pass runs, a ``TorchFunctionMode`` records every
+operation that produced a tensor with a ``grad_fn``: which stage of the model ran it
+(``layer 1``, ``loss``), a readable expression (``h0 @ W1``) and its output value. After it,
+the graph is walked from the root ``grad_fn`` through ``next_functions`` (iteratively, with
+a ``seen`` set: recursion overflows on deep graphs) and each node is matched to its record
+by identity of the ``grad_fn`` object. What each node saved for backward (``_saved_*``) is
+read now, because ``backward()`` frees it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from mlp_tui.trace.stats import TensorStats, tensor_stats
+
+ACCUMULATE_GRAD = "AccumulateGrad"
+
+# How an operation reads as an expression; `{0}`, `{1}` are its operands' names.
+_EXPRESSIONS = {
+    "matmul": "{0} @ {1}",
+    "__matmul__": "{0} @ {1}",
+    "add": "{0} + {1}",
+    "sub": "{0} − {1}",
+    "__rsub__": "{1} − {0}",
+    "mul": "{0} × {1}",
+    "div": "{0} / {1}",
+    "pow": "{0}^{1}",
+    "neg": "−{0}",
+    "mean": "mean({0})",
+    "sum": "sum({0})",
+    "exp": "exp({0})",
+    "log": "log({0})",
+    "log1p": "log(1 + {0})",
+    "abs": "|{0}|",
+    "tanh": "tanh({0})",
+    "relu": "relu({0})",
+    "sigmoid": "σ({0})",
+    "leaky_relu": "leaky_relu({0})",
+    "clamp": "max({0}, 0)",
+    "gather": "{0}[target]",
+}
+
+
+@dataclass(frozen=True)
+class OpRecord:
+    """One recorded operation: where it ran and what it made."""
+
+    stage: str
+    expression: str
+    output: torch.Tensor  # detached; shares storage with the live output, so read it now
+    output_id: int  # id() of the live output, kept alive by the recorder
+    node: Any = field(repr=False)  # the live grad_fn; dropped once the graph is captured
+
+
+class Recorder(TorchFunctionMode):
+    """Records operations that build the autograd graph, tagged with the current stage.
+
+    ``names`` maps ``id(tensor)`` to a name (``x``, ``W0``, ``h0``) so expressions read as
+    the model's code does. An unnamed operand shows as the short expression that made it,
+    or as ``·``. Outputs are kept alive while recording so that no ``id`` is reused.
+    """
+
+    MAX_OPERAND = 14  # longer sub-expressions collapse to `·`
+
+    def __init__(self, names: dict[int, str]) -> None:
+        super().__init__()
+        self.names = dict(names)
+        self.stage = ""
+        self.records: list[OpRecord] = []
+        self.given: dict[int, str] = {}  # names given with name(), not made-up expressions
+        self._alive: list[torch.Tensor] = []
+
+    def name(self, tensor: torch.Tensor, label: str) -> None:
+        """Give a tensor a name (``z0``, ``h0``, ``ŷ``): later expressions use it."""
+        self.names[id(tensor)] = label
+        self.given[id(tensor)] = label
+
+    def _operand(self, value: object) -> str:
+        if not isinstance(value, torch.Tensor):
+            return f"{value:g}" if isinstance(value, float) else str(value)
+        text = self.names.get(id(value), "·")
+        if len(text) > self.MAX_OPERAND:
+            return "·"
+        return f"({text})" if " " in text else text
+
+    def _expression(self, name: str, args: tuple) -> str:
+        operands = [self._operand(a) for a in args]
+        if name == "pow" and operands[1:] == ["2"]:
+            return f"{operands[0]}²"
+        template = _EXPRESSIONS.get(name)
+        if template is None or template.count("{") > len(operands):
+            return f"{name}({', '.join(operands)})"
+        return template.format(*operands)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        node = getattr(out, "grad_fn", None) if isinstance(out, torch.Tensor) else None
+        if node is not None:
+            expression = self._expression(getattr(func, "__name__", str(func)), args)
+            self.names.setdefault(id(out), expression)
+            self._alive.append(out)
+            self.records.append(OpRecord(self.stage, expression, out.detach(), id(out), node))
+        return out
+
+
+@dataclass(frozen=True)
+class SavedTensor:
+    name: str  # the attribute without `_saved_`: `self`, `mat2`, `result`, ...
+    shape: tuple[int, ...] | None  # None for a saved non-tensor (a scalar, a dim)
+    value: str  # the operand's name when we know it (`W1`), else a short description
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """One autograd node. ``inputs`` lists the ids of the nodes its gradient flows on to."""
+
+    id: int
+    kind: str  # PyTorch's class name: MmBackward0, AccumulateGrad, ...
+    label: str  # the expression that made it, or the leaf's name
+    stage: str  # the part of the model that ran it: "Linear 0", "Tanh 0", "loss"
+    shape: tuple[int, ...]
+    inputs: tuple[int, ...]
+    forward_order: int = -1  # when the forward pass made it; -1 for leaves
+    name: str | None = None  # the output's name in the model's code: z0, h0, ŷ, loss
+    saved: tuple[SavedTensor, ...] = ()
+    no_grad_inputs: int = 0  # operands that need no gradient (data such as x, y)
+    leaf: str | None = None  # parameter name, for AccumulateGrad
+    value: torch.Tensor | None = field(default=None, repr=False)
+    stats: TensorStats | None = None
+    grad: torch.Tensor | None = field(default=None, repr=False)  # what flowed in, after backward
+    grad_stats: TensorStats | None = None
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.kind == ACCUMULATE_GRAD
+
+
+@dataclass(frozen=True)
+class Graph:
+    """Nodes in breadth-first order from the root (node 0: the loss, or the prediction)."""
+
+    nodes: tuple[GraphNode, ...]
+
+    @property
+    def root(self) -> GraphNode:
+        return self.nodes[0]
+
+    def leaves(self) -> list[GraphNode]:
+        return [n for n in self.nodes if n.is_leaf]
+
+    def first_nonfinite(self) -> GraphNode | None:
+        """The operation whose output went inf/NaN first, in the order the forward pass ran."""
+        bad = [n for n in self.nodes if not n.is_leaf and n.stats and not n.stats.finite]
+        return min(bad, key=lambda n: n.forward_order, default=None)
+
+    def first_nonfinite_grad(self) -> GraphNode | None:
+        """The node where backward first met an inf/NaN gradient (backward runs root first)."""
+        bad = [n for n in self.nodes if n.grad_stats and not n.grad_stats.finite]
+        return min(bad, key=lambda n: n.id, default=None)
+
+    def with_grads(self, grads: dict[int, torch.Tensor]) -> Graph:
+        """The same graph with the gradient that flowed through each node, from hooks."""
+        ids = sorted(grads)
+        stats = dict(zip(ids, tensor_stats([grads[i] for i in ids]), strict=True))
+        return Graph(
+            tuple(
+                replace(n, grad=grads[n.id], grad_stats=stats[n.id]) if n.id in grads else n
+                for n in self.nodes
+            )
+        )
+
+
+def _saved_attributes(node: Any, cache: dict[str, list[str]] = {}) -> list[str]:  # noqa: B006
+    """The ``_saved_*`` attribute names of a node class (``dir`` is slow; ask once per class)."""
+    kind = type(node).__name__
+    if kind not in cache:
+        cache[kind] = [a for a in dir(node) if a.startswith("_saved_")]
+    return cache[kind]
+
+
+def _saved(node: Any, storage_names: dict[int, str]) -> tuple[SavedTensor, ...]:
+    """What a node keeps for backward. A saved tensor is a new object sharing the original's
+    storage, so it is named by its storage address, never by identity."""
+    out = []
+    for attribute in _saved_attributes(node):
+        try:
+            value = getattr(node, attribute)
+        except RuntimeError:  # already freed by backward()
+            continue
+        name = attribute.removeprefix("_saved_")
+        if "_sym_" in name or name == "alpha":  # bookkeeping, not what the lesson is about
+            continue
+        if isinstance(value, torch.Tensor):
+            label = storage_names.get(value.data_ptr(), "") if value.numel() else ""
+            out.append(SavedTensor(name, tuple(value.shape), label))
+        elif value is not None:
+            out.append(SavedTensor(name, None, repr(value)))
+    return tuple(out)
+
+
+def walk(root: Any) -> list[tuple[Any, tuple[int, ...], int]]:
+    """Breadth-first walk from a ``grad_fn``: (node, ids of its inputs, count of None inputs)."""
+    ids: dict[int, int] = {id(root): 0}
+    queue: list[Any] = [root]
+    out = []
+    for node in queue:  # the queue grows as we go: iterative, no recursion limit
+        inputs, no_grad = [], 0
+        for child, _ in node.next_functions:
+            if child is None:
+                no_grad += 1
+                continue
+            if id(child) not in ids:
+                ids[id(child)] = len(queue)
+                queue.append(child)
+            inputs.append(ids[id(child)])
+        out.append((node, tuple(inputs), no_grad))
+    return out
+
+
+def capture_graph(
+    root: torch.Tensor,
+    recorder: Recorder,
+    names: dict[int, str],
+    storage_names: dict[int, str],
+) -> tuple[Graph, list[Any]]:
+    """Describe every node under ``root.grad_fn`` as data.
+
+    ``names`` maps ``id(leaf tensor)`` to its name (``W0``); ``storage_names`` maps a
+    storage address to a name, for saved tensors. Returns the graph and the live nodes in
+    the same order, for hooks that must attach before ``backward()``.
+    """
+    records = recorder.records
+    by_node = {id(r.node): (i, r) for i, r in enumerate(records)}
+    storage_names = {
+        **{r.output.data_ptr(): r.expression for r in records if r.output.numel()},
+        **storage_names,
+    }
+    walked = walk(root.grad_fn)
+    nodes, values = [], []
+    for i, (node, inputs, no_grad) in enumerate(walked):
+        kind = type(node).__name__
+        if kind == ACCUMULATE_GRAD:
+            leaf = node.variable
+            name = names.get(id(leaf), "leaf")
+            shape = tuple(leaf.shape)
+            nodes.append(GraphNode(i, kind, name, "parameters", shape, inputs, leaf=name))
+            values.append(leaf.detach())
+            continue
+        order, record = by_node.get(id(node), (-1, None))
+        output = record.output if record else None
+        nodes.append(
+            GraphNode(
+                id=i,
+                kind=kind,
+                label=record.expression if record else kind,
+                stage=record.stage if record else "",
+                shape=tuple(output.shape) if output is not None else (),
+                inputs=inputs,
+                forward_order=order,
+                name=recorder.given.get(record.output_id) if record else None,
+                saved=_saved(node, storage_names),
+                no_grad_inputs=no_grad,
+                value=output,
+            )
+        )
+        values.append(output)
+    stats = iter(tensor_stats([v for v in values if v is not None]))
+    nodes = [
+        n if v is None else replace(n, stats=next(stats))
+        for n, v in zip(nodes, values, strict=True)
+    ]
+    return Graph(tuple(nodes)), [node for node, _, _ in walked]
+
+
+def attach_grad_hooks(live_nodes: list[Any]) -> dict[int, torch.Tensor]:
+    """Hook every node so that ``backward()`` leaves the gradient that flowed into each one.
+
+    ``Node.register_hook`` sees ``grad_outputs``: the gradient with respect to the node's
+    output, the same figure a tensor hook on that output would see.
+    """
+    grads: dict[int, torch.Tensor] = {}
+    for i, node in enumerate(live_nodes):
+
+        def hook(grad_inputs, grad_outputs, i=i):
+            if grad_outputs and grad_outputs[0] is not None:
+                grads[i] = grad_outputs[0].detach().clone()
+
+        node.register_hook(hook)
+    return grads
+
+
+def to_dot(graph: Graph, title: str = "autograd") -> str:
+    """Graphviz source: arrows run from each node to the nodes its gradient flows on to."""
+
+    def quote(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = [f"digraph {quote(title)} {{", "  rankdir=TB;", '  node [fontname="monospace"];']
+    for n in graph.nodes:
+        shape = "×".join(map(str, n.shape)) or "scalar"
+        if n.is_leaf:
+            label = f"{n.label} [{shape}]\\n{n.kind}"
+            lines.append(
+                f"  n{n.id} [label={quote(label)}, shape=box, style=filled, fillcolor=lightblue];"
+            )
+        else:
+            label = f"{n.kind}\\n{n.label}\\n[{shape}]"
+            lines.append(f"  n{n.id} [label={quote(label)}, shape=box];")
+    for n in graph.nodes:
+        lines.extend(f"  n{n.id} -> n{child};" for child in n.inputs)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_text(graph: Graph) -> str:
+    """An indented tree from the root, the way the Graph pane draws it."""
+    lines: list[str] = []
+    shown: set[int] = set()
+    stack: list[tuple[int, str, bool]] = [(0, "", True)]
+    while stack:
+        node_id, prefix, last = stack.pop()
+        n = graph.nodes[node_id]
+        branch = "" if node_id == 0 and not prefix else ("└ " if last else "├ ")
+        shape = "×".join(map(str, n.shape)) or "scalar"
+        again = " (shown above)" if node_id in shown else ""
+        lines.append(f"{prefix}{branch}{n.kind:<20} {n.label:<24} [{shape}]{again}")
+        if node_id in shown:
+            continue
+        shown.add(node_id)
+        child_prefix = prefix + ("" if not branch else ("  " if last else "│ "))
+        children = list(n.inputs)
+        for k, child in reversed(list(enumerate(children))):
+            stack.append((child, child_prefix, k == len(children) - 1))
+    return "\n".join(lines) + "\n"
