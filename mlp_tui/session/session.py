@@ -151,7 +151,7 @@ class Session:
                 break
         if self.step_no == 0:
             return self.report()
-        return self._goto(self.step_no, self.done, stop)
+        return self._goto(self.step_no, self.done, stop, rearm=False)
 
     def back(self) -> Report:
         """Return to the previous phase boundary exactly (parameters, grads, optimizer, RNG)."""
@@ -352,15 +352,21 @@ class Session:
             if edge_triggered:
                 self._armed[i] = not fires
         if stop is None and phase in (Phase.LOSS, Phase.BACKWARD, Phase.STEP):
-            bad = sorted(k for k, v in self._metrics.items() if not math.isfinite(v))
+            bad = sorted(
+                k
+                for k, v in self._metrics.items()
+                if not math.isfinite(v) and not k.startswith("update_ratio")  # ‖W‖ = 0: no ratio
+            )
             if bad:
                 stop = Stop("nonfinite", f"non-finite values after {phase}: {', '.join(bad[:4])}")
         return stop
 
     # ----------------------------------------------------------------- rewind
 
-    def _goto(self, step: int, done: int, stop: Stop | None = None) -> Report:
-        """Reach the boundary after ``done`` phases of ``step`` by restoring and replaying."""
+    def _goto(self, step: int, done: int, stop: Stop | None = None, rearm: bool = True) -> Report:
+        """Reach the boundary after ``done`` phases of ``step`` by restoring and replaying.
+
+        Going back re-arms the breakpoints; a run replaying where it stopped does not."""
         checkpoint = self._initial if step == 0 else self.history.get(step)
         if checkpoint is None:
             raise SessionError(
@@ -370,7 +376,8 @@ class Session:
         checkpoint.restore(self.params, self.optimizer.state, self._batch_rng)
         self.zero_grad_enabled, self.optimizer.lr = checkpoint.zero_grad, checkpoint.lr
         self.history.truncate_after(step)
-        self._armed = [True] * len(self.breakpoints)
+        if rearm:
+            self._armed = [True] * len(self.breakpoints)
         if step == 0:
             self.step_no, self.done, self._state, self._metrics = 0, len(PHASES), _StepState(), {}
             self._losses.clear()

@@ -32,7 +32,8 @@ class GradCapture:
 
 
 def clone_grads(params: list[torch.Tensor]) -> list[torch.Tensor | None]:
-    return [None if p.grad is None else p.grad.detach().clone() for p in params]
+    """Copies of ``.grad``; None for a non-leaf, whose ``.grad`` autograd never fills."""
+    return [p.grad.detach().clone() if p.is_leaf and p.grad is not None else None for p in params]
 
 
 def capture_grads(

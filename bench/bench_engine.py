@@ -1,0 +1,453 @@
+"""Benchmark: what the scratch engine and the watching ``Session`` cost against plain PyTorch.
+
+Run from the repository root: ``python bench/bench_engine.py`` (about 2 minutes) or
+``python bench/bench_engine.py --quick`` (about half a minute, fewer and shorter rounds).
+
+Three networks, each trained full-batch on fixed random data (one batch of exactly the
+given size, so ``Session(batch_size=0)`` uses all of ``x`` every step):
+
+* tiny:   2-[16,16]-1 tanh,    batch 200, BCE with logits, SGD lr 0.1
+* medium: 64-[64,64]-10 ReLU,  batch 256, cross-entropy,   Adam lr 1e-3
+* large:  784-[256,256]-10 ReLU, batch 128, cross-entropy, SGD lr 0.01 momentum 0.9
+
+Figures, each a ratio of a candidate to a baseline measured in the same process:
+
+(a) bare scratch loop (scratch MLP + scratch loss + scratch optimizer) / the same network
+    as ``torch.nn.Sequential`` (``MLP.to_torch()``: identical weights) + ``torch.nn.functional``
+    loss + ``torch.optim``. Goal <= 1.5x.
+(b) ``Session.run(n)`` (light capture; includes the full replay of the last step and the
+    report it returns, amortised over n >= 200 steps) per step / the bare scratch loop.
+    Goal <= 1.3x.
+(c) ``Session.step()`` (all five phases fully captured, plus its report) / one bare scratch
+    step. Goal <= 2.5x.
+
+Timing: after a warm-up, baseline and candidate run in alternating blocks (R rounds, the
+order flipped every round so drift hits both alike); each block is k steps of wall time
+(``time.perf_counter``, garbage collector on, ``gc.collect()`` before each block). A figure
+is the median of the R per-round ratios; absolute figures are medians of per-round ms/step.
+Baseline and candidate start from the same weights and run the same number of steps, so
+they follow the same trajectory and do the same arithmetic (no one side drifting into slow
+denormals). ``torch.set_num_threads(1)`` throughout.
+
+Memory: each network runs in a fresh child process. After setup (imports, data, models) and
+one bare training step on a separate copy, the child resets its peak-RSS mark by writing
+``5`` to ``/proc/self/clear_refs`` (VmHWM := VmRSS), runs the same number of bare steps,
+reads VmHWM from ``/proc/self/status`` (the bare loop's own peak), resets again, then builds
+the Session and runs ``run(N)`` and one ``step()``. The session's figure is its VmHWM minus
+the VmRSS just before it started: resident memory the session added on top of a process that
+already trains. ``session.history.nbytes`` is read at the end. If the reset is not allowed,
+the peak is taken since process start (an upper bound, marked ``<=``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch
+import torch.nn.functional as F
+
+from mlp_tui.scratch import (
+    MLP,
+    SGD,
+    Adam,
+    ReLU,
+    Tanh,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+)
+from mlp_tui.session.session import Session
+
+SEED = 0
+GOALS = {"a": 1.5, "b": 1.3, "c": 2.5}
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    input_dim: int
+    hidden: tuple[int, ...]
+    output_dim: int
+    activation: type
+    batch: int
+    loss: str  # "bce" or "ce"
+    optimizer: str  # "sgd", "adam" or "momentum"
+
+    @property
+    def shape(self) -> str:
+        hidden = ",".join(map(str, self.hidden))
+        return f"{self.input_dim}-[{hidden}]-{self.output_dim} {self.activation.__name__.lower()}"
+
+
+SPECS = (
+    Spec("tiny", 2, (16, 16), 1, Tanh, 200, "bce", "sgd"),
+    Spec("medium", 64, (64, 64), 10, ReLU, 256, "ce", "adam"),
+    Spec("large", 784, (256, 256), 10, ReLU, 128, "ce", "momentum"),
+)
+BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+@dataclass(frozen=True)
+class Mode:
+    rounds: int
+    block_s: float  # wall time a baseline block aims at, for (a)
+    run_block_s: float  # baseline block for (b); n is at least MIN_RUN_STEPS anyway
+    full_block_s: float  # candidate block for (c)
+    memory_steps: int
+
+
+FULL = Mode(rounds=7, block_s=0.25, run_block_s=0.35, full_block_s=0.5, memory_steps=1000)
+QUICK = Mode(rounds=5, block_s=0.06, run_block_s=0.05, full_block_s=0.12, memory_steps=300)
+MIN_RUN_STEPS, MAX_RUN_STEPS = 200, 2000
+
+
+# --------------------------------------------------------------------------- building
+
+
+def make_data(spec: Spec) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(SEED)
+    x = torch.randn(spec.batch, spec.input_dim, generator=g)  # float32 (batch, in)
+    if spec.loss == "bce":
+        y = torch.randint(0, 2, (spec.batch, 1), generator=g).float()  # 0/1 targets (batch, 1)
+    else:
+        y = torch.randint(0, spec.output_dim, (spec.batch,), generator=g)  # indices (batch,)
+    return x, y
+
+
+def make_scratch(spec: Spec) -> tuple[MLP, Callable, object]:
+    """A fresh scratch network; every call gives the same initial weights."""
+    torch.manual_seed(SEED)
+    init = "xavier" if spec.activation is Tanh else "kaiming"
+    model = MLP(spec.input_dim, list(spec.hidden), spec.output_dim, spec.activation, init)
+    params = model.parameters()
+    optimizer = {
+        "sgd": lambda: SGD(params, lr=0.1),
+        "adam": lambda: Adam(params, lr=1e-3),
+        "momentum": lambda: SGD(params, lr=0.01, momentum=0.9),
+    }[spec.optimizer]()
+    loss_fn = binary_cross_entropy_with_logits if spec.loss == "bce" else cross_entropy
+    return model, loss_fn, optimizer
+
+
+def make_torch(spec: Spec) -> tuple[torch.nn.Module, Callable, torch.optim.Optimizer]:
+    model = make_scratch(spec)[0].to_torch()
+    params = list(model.parameters())
+    optimizer = {
+        "sgd": lambda: torch.optim.SGD(params, lr=0.1),
+        "adam": lambda: torch.optim.Adam(params, lr=1e-3),
+        "momentum": lambda: torch.optim.SGD(params, lr=0.01, momentum=0.9),
+    }[spec.optimizer]()
+    loss_fn = F.binary_cross_entropy_with_logits if spec.loss == "bce" else F.cross_entropy
+    return model, loss_fn, optimizer
+
+
+def accuracy_fn(spec: Spec) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """What a classification scenario shows next to the loss (one more tensor per step)."""
+    if spec.loss == "bce":
+        return lambda logits, y: ((logits > 0).float() == y).float().mean()
+    return lambda logits, y: (logits.argmax(dim=1) == y).float().mean()
+
+
+def make_session(spec: Spec, x: torch.Tensor, y: torch.Tensor) -> Session:
+    model, loss_fn, optimizer = make_scratch(spec)
+    return Session(
+        model, loss_fn, optimizer, x, y, batch_size=0, seed=SEED, accuracy=accuracy_fn(spec)
+    )
+
+
+def loop(model, loss_fn, optimizer, x: torch.Tensor, y: torch.Tensor) -> Callable[[int], None]:
+    """``steps(k)`` runs k plain training steps: the same five phases the session runs."""
+
+    def steps(k: int) -> None:
+        for _ in range(k):
+            optimizer.zero_grad()
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            optimizer.step()
+
+    return steps
+
+
+def session_run(session: Session) -> Callable[[int], None]:
+    def steps(k: int) -> None:
+        before = session.step_no
+        report = session.run(k)
+        if report.stop is not None or session.step_no != before + k:
+            raise RuntimeError(f"run({k}) stopped early: {report.stop}")
+
+    return steps
+
+
+def session_steps(session: Session) -> Callable[[int], None]:
+    def steps(k: int) -> None:
+        for _ in range(k):
+            session.step()
+
+    return steps
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def timed(steps: Callable[[int], None], k: int) -> float:
+    """Milliseconds per step of one block of k steps."""
+    gc.collect()
+    start = time.perf_counter()
+    steps(k)
+    return (time.perf_counter() - start) * 1000 / k
+
+
+@dataclass(frozen=True)
+class Comparison:
+    k: int
+    base_ms: float
+    cand_ms: float
+    ratio: float  # median of per-round ratios
+    low: float
+    high: float
+
+
+def compare(
+    baseline: Callable[[int], None], candidate: Callable[[int], None], k: int, rounds: int
+) -> Comparison:
+    """Alternate blocks of k steps, flipping the order every round; median of round ratios."""
+    base, cand = [], []
+    for r in range(rounds):
+        if r % 2 == 0:
+            base.append(timed(baseline, k))
+            cand.append(timed(candidate, k))
+        else:
+            cand.append(timed(candidate, k))
+            base.append(timed(baseline, k))
+    ratios = [c / b for b, c in zip(base, cand, strict=True)]
+    return Comparison(
+        k,
+        statistics.median(base),
+        statistics.median(cand),
+        statistics.median(ratios),
+        min(ratios),
+        max(ratios),
+    )
+
+
+def steps_for(seconds: float, ms_per_step: float, low: int, high: int) -> int:
+    return max(low, min(high, round(seconds * 1000 / ms_per_step)))
+
+
+@dataclass(frozen=True)
+class Timing:
+    a: Comparison  # scratch vs torch
+    b: Comparison  # run() vs scratch
+    c: Comparison  # step() vs scratch
+
+
+def time_network(spec: Spec, mode: Mode) -> Timing:
+    x, y = make_data(spec)
+
+    # (a) torch baseline vs bare scratch loop, from identical weights.
+    torch_loop = loop(*make_torch(spec), x, y)
+    scratch_loop = loop(*make_scratch(spec), x, y)
+    for f in (torch_loop, scratch_loop):
+        f(5)  # warm-up: kernels, allocator, autograd engine
+    estimate = min(timed(scratch_loop, 5) for _ in range(3))
+    k = steps_for(mode.block_s, estimate, 10, 5000)
+    a = compare(torch_loop, scratch_loop, k, mode.rounds)
+
+    # (b) bare scratch loop vs Session.run(n), in lockstep from the same weights.
+    bare = loop(*make_scratch(spec), x, y)
+    runner = session_run(make_session(spec, x, y))
+    bare(5)
+    runner(5)
+    n = steps_for(mode.run_block_s, a.cand_ms, MIN_RUN_STEPS, MAX_RUN_STEPS)
+    b = compare(bare, runner, n, mode.rounds)
+
+    # (c) one bare scratch step vs one fully captured Session.step(), in lockstep.
+    bare = loop(*make_scratch(spec), x, y)
+    stepper = session_steps(make_session(spec, x, y))
+    bare(2)
+    stepper(2)
+    full_estimate = min(timed(stepper, 1) for _ in range(3))
+    kc = steps_for(mode.full_block_s, full_estimate, 3, 500)
+    c = compare(bare, stepper, kc, mode.rounds)
+    return Timing(a, b, c)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def proc_status() -> dict[str, int]:
+    """VmRSS, VmHWM, ... of this process, in kB."""
+    text = Path("/proc/self/status").read_text()
+    return {k: int(v) for k, v in re.findall(r"^(Vm\w+):\s+(\d+) kB", text, re.M)}
+
+
+def reset_peak() -> bool:
+    """Set VmHWM to the current VmRSS (Linux >= 4.0); False when not permitted."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def memory_child(name: str, steps: int) -> dict:
+    """Runs in a fresh process: peak RSS growth of a bare loop, then of a Session."""
+    torch.set_num_threads(1)
+    spec = BY_NAME[name]
+    x, y = make_data(spec)
+    bare = loop(*make_scratch(spec), x, y)
+    session_parts = make_scratch(spec)
+    bare(1)  # what any training process pays: kernels, allocator arenas, autograd engine
+    gc.collect()
+
+    exact = reset_peak()
+    start = proc_status()["VmRSS"]
+    bare(steps)
+    bare_growth = proc_status()["VmHWM"] - start
+    gc.collect()
+
+    exact = reset_peak() and exact
+    start = proc_status()["VmRSS"]
+    session = Session(*session_parts, x, y, batch_size=0, seed=SEED, accuracy=accuracy_fn(spec))
+    session.run(steps)
+    session.step()
+    status = proc_status()
+    return {
+        "exact": exact,
+        "bare_mb": bare_growth / 1024,
+        "session_mb": (status["VmHWM"] - start) / 1024,
+        "history_mb": session.history.nbytes / 2**20,
+        "history_steps": len(session.history),
+        "budget_mb": session.history.budget_bytes / 2**20,
+    }
+
+
+def measure_memory(spec: Spec, steps: int) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-child", spec.name, "--steps", str(steps)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- report
+
+
+def cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    found = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+    cores = len(re.findall(r"^processor\s*:", text, re.M))
+    return f"{found.group(1).strip() if found else 'unknown'} ({cores} logical CPUs)"
+
+
+def verdict(value: float, goal: float) -> str:
+    return f"{value:.2f}× {'pass' if value <= goal else 'FAIL'}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer, shorter rounds (~30 s)")
+    parser.add_argument("--memory-child", metavar="NETWORK", help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, default=FULL.memory_steps, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        print(json.dumps(memory_child(args.memory_child, args.steps)))
+        return
+
+    torch.set_num_threads(1)
+    mode = QUICK if args.quick else FULL
+    began = time.perf_counter()
+    print(f"# mlp-tui engine benchmark ({'quick' if args.quick else 'full'}), {date.today()}")
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, Python {sys.version.split()[0]}"
+    )
+    print(f"CPU: {cpu_model()}")
+    print()
+
+    results: list[tuple[Spec, Timing, dict]] = []
+    for spec in SPECS:
+        t = time_network(spec, mode)
+        m = measure_memory(spec, mode.memory_steps)
+        results.append((spec, t, m))
+        print(
+            f"  {spec.name}: a {t.a.ratio:.2f}× b {t.b.ratio:.2f}× c {t.c.ratio:.2f}×",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    print(
+        "| network | bare torch ms | bare scratch ms | (a) scratch/torch | (b) run/scratch "
+        "| (c) full step/bare | peak RSS MB | history MB |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for spec, t, m in results:
+        upper = "" if m["exact"] else "<="
+        print(
+            f"| {spec.name} | {t.a.base_ms:.3f} | {t.a.cand_ms:.3f} | {t.a.ratio:.2f}× "
+            f"| {t.b.ratio:.2f}× | {t.c.ratio:.2f}× | {upper}{m['session_mb']:.1f} "
+            f"| {m['history_mb']:.1f} |"
+        )
+    print()
+    figures = {
+        "a": [t.a.ratio for _, t, _ in results],
+        "b": [t.b.ratio for _, t, _ in results],
+        "c": [t.c.ratio for _, t, _ in results],
+    }
+    goal_parts = []
+    for key, label in (("a", "scratch/torch"), ("b", "run/scratch"), ("c", "full step/bare")):
+        per = ", ".join(
+            f"{spec.name} {verdict(v, GOALS[key])}"
+            for spec, v in zip(SPECS, figures[key], strict=True)
+        )
+        goal_parts.append(f"({key}) {label} ≤ {GOALS[key]}×: {per}")
+    print("Goals: " + "; ".join(goal_parts) + ".")
+    print()
+    print(
+        "Details: k = steps per block; ranges are min–max of the per-round ratios; "
+        "(b) ms/step includes the final full replay amortised over n steps."
+    )
+    print()
+    print(
+        "| network | shape | (a) k | (a) range | (b) n | (b) run ms/step | (b) range "
+        "| (c) k | (c) full step ms | (c) range | bare-loop peak RSS MB | history steps |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for spec, t, m in results:
+        upper = "" if m["exact"] else "<="
+        print(
+            f"| {spec.name} | {spec.shape}, batch {spec.batch}, {spec.loss}, {spec.optimizer} "
+            f"| {t.a.k} | {t.a.low:.2f}–{t.a.high:.2f} "
+            f"| {t.b.k} | {t.b.cand_ms:.3f} | {t.b.low:.2f}–{t.b.high:.2f} "
+            f"| {t.c.k} | {t.c.cand_ms:.2f} | {t.c.low:.2f}–{t.c.high:.2f} "
+            f"| {upper}{m['bare_mb']:.1f} | {m['history_steps']} |"
+        )
+    print()
+    budget = results[0][2]["budget_mb"]
+    print(
+        f"Memory: fresh child process per network, {mode.memory_steps} steps of run() plus one "
+        f"step(); peak RSS MB = VmHWM − VmRSS just before the Session was built, after the "
+        f"same number of bare steps (their own peak is the bare-loop column); history budget "
+        f"{budget:.0f} MiB (the default)."
+    )
+    print(f"Rounds: {mode.rounds}, alternating order; total {time.perf_counter() - began:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()

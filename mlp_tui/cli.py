@@ -1,0 +1,202 @@
+"""The ``mlp-tui`` command.
+
+``mlp-tui [SCENARIO]`` opens the debugger; the subcommands work without a screen:
+``run`` trains headless, ``graph`` prints the autograd graph, ``check`` validates scenario
+files, ``list`` shows the built-in course and ``new`` writes a starter scenario.
+Bad input is one line on stderr naming the file, the key and the problem, and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+EXIT_BAD_INPUT = 2
+SUBCOMMANDS = ("run", "graph", "check", "list", "new")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mlp-tui",
+        description="A terminal debugger for a neural network built from scratch.",
+        epilog="mlp-tui [SCENARIO] opens the debugger (default: the built-in 'xor').",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="train headless and print progress or JSON Lines")
+    run.add_argument("scenario", help="a scenario file or a built-in name, e.g. xor")
+    run.add_argument("--steps", type=int, help="override [training] steps")
+    run.add_argument("--json", action="store_true", help="JSON Lines: one object per step")
+    graph = sub.add_parser("graph", help="print the autograd graph of one forward pass + loss")
+    graph.add_argument("scenario")
+    graph.add_argument("--format", choices=("text", "dot"), default="text")
+    check = sub.add_parser("check", help="validate scenario files")
+    check.add_argument("scenarios", nargs="+", metavar="scenario")
+    sub.add_parser("list", help="the built-in scenarios, in course order")
+    new = sub.add_parser("new", help="write a commented starter scenario NAME.toml")
+    new.add_argument("name", help="file name (NAME.toml) to create")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
+        return _open_debugger(argv[0] if argv else None)
+    args = _parser().parse_args(argv)
+    from mlp_tui.scenarios import ScenarioError
+
+    try:
+        return {
+            "run": _run,
+            "graph": _graph,
+            "check": _check,
+            "list": _list,
+            "new": _new,
+        }[args.command](args)
+    except ScenarioError as err:
+        print(f"mlp-tui: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def _open_debugger(scenario: str | None) -> int:
+    from mlp_tui.ui.app import run_app
+
+    return run_app(scenario)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import torch
+
+    from mlp_tui.scenarios import open_scenario
+
+    torch.set_num_threads(1)
+    built = open_scenario(args.scenario)
+    if args.steps is not None and args.steps < 1:
+        print(f"mlp-tui: --steps: must be >= 1, got {args.steps}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    steps = args.steps or built.spec.training.steps
+    session = built.session
+    out: TextIO = sys.stdout
+    progress = _Progress(steps, built.spec.title) if not args.json and out.isatty() else None
+
+    def on_step(m) -> None:  # noqa: ANN001 - StepMetrics
+        if args.json:
+            record = {"step": m.step, "loss": m.loss}
+            if m.accuracy is not None:
+                record["accuracy"] = m.accuracy
+            record["grad_norm"] = m.grad_norm
+            record["delta_norm"] = m.delta_norm
+            out.write(json.dumps(record) + "\n")
+        elif progress:
+            progress.update(m.step, m.loss)
+
+    started = time.perf_counter()
+    stops = []
+    while session.step_no < steps:
+        report = session.run(steps - session.step_no, on_step=on_step)
+        if report.stop is None:
+            break
+        stops.append({"step": report.step, "phase": str(report.phase), "reason": report.stop.reason, "note": report.stop.message})
+        if report.stop.reason == "nonfinite":
+            break
+        if report.phase is not None and session.done < 5:
+            session.step()  # finish the step the breakpoint interrupted
+            on_step(session.step_metrics())
+    elapsed = time.perf_counter() - started
+    if progress:
+        progress.close()
+    loss, accuracy = session.evaluate()
+    summary = {"summary": True, "steps": session.step_no, "final_loss": loss}
+    if accuracy is not None:
+        summary["accuracy"] = accuracy
+    if stops:
+        summary["stops"] = stops
+    if args.json:
+        out.write(json.dumps(summary) + "\n")
+        return 0
+    print(f"{built.spec.title}: {session.step_no} steps in {elapsed:.2f} s ({session.step_no / max(elapsed, 1e-9):,.0f} steps/s)")
+    print(f"  loss on all {len(session.x)} samples: {loss:.6g}" + ("" if accuracy is None else f"   accuracy: {accuracy:.1%}"))
+    for stop in stops:
+        print(f"  step {stop['step']} ({stop['reason']}): {stop['note']}")
+    if not math.isfinite(loss):
+        print("  training diverged: open it in the debugger to see where (mlp-tui " + args.scenario + ")")
+    return 0
+
+
+class _Progress:
+    """A one-line progress bar on a terminal, redrawn at most ten times a second."""
+
+    def __init__(self, total: int, title: str) -> None:
+        self.total, self.title, self.last = total, title, 0.0
+
+    def update(self, step: int, loss: float) -> None:
+        now = time.perf_counter()
+        if now - self.last < 0.1 and step < self.total:
+            return
+        self.last = now
+        width = 30
+        filled = round(width * step / self.total)
+        bar = "█" * filled + "·" * (width - filled)
+        sys.stdout.write(f"\r{self.title[:30]} {bar} {step}/{self.total} loss {loss:.4g}  ")
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        sys.stdout.write("\n")
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from mlp_tui.scenarios import open_scenario
+    from mlp_tui.trace.graph import to_dot, to_text
+
+    session = open_scenario(args.scenario).session
+    report = None
+    for _ in range(3):  # zero_grad, forward, loss: the graph is complete
+        report = session.next_phase()
+    assert report is not None and report.graph is not None
+    text = to_dot(report.graph, Path(args.scenario).stem) if args.format == "dot" else to_text(report.graph)
+    sys.stdout.write(text)
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from mlp_tui.scenarios import ScenarioError, build, load, resolve
+
+    status = 0
+    for name in args.scenarios:
+        try:
+            spec = load(resolve(name))
+            built = build(spec, history_bytes=0)
+        except ScenarioError as err:
+            print(f"mlp-tui: {err}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
+        params = sum(p.numel() for p in built.session.params)
+        dims = "-".join(map(str, [built.data.input_dim, *spec.model.hidden, built.session.params[-1].shape[0]]))
+        print(f"ok  {spec.path}: {spec.title} ({len(built.data.x)} samples, {dims} net, {params:,} parameters)")
+    return status
+
+
+def _list(args: argparse.Namespace) -> int:
+    from mlp_tui.scenarios import course
+
+    specs = course()
+    width = max(len(s.name) for s in specs)
+    for i, spec in enumerate(specs, 1):
+        print(f"{i:>2}. {spec.name:<{width}}  {spec.title} — {spec.summary}")
+    return 0
+
+
+def _new(args: argparse.Namespace) -> int:
+    from mlp_tui.scenarios.template import write_template
+
+    path = write_template(Path(args.name))
+    print(f"wrote {path}: try `mlp-tui check {path}`, then `mlp-tui {path}`")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

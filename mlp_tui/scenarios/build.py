@@ -1,0 +1,143 @@
+"""From a validated spec to a ready ``Session``: data, model, loss, optimizer, in that order.
+
+Sizes are checked against the machine's limits before any tensor is allocated, and the
+model is built right after seeding torch, so a seed always gives the same weights.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from mlp_tui.scenarios.datasets import Dataset, DatasetError, load_csv, make_dataset, standardize
+from mlp_tui.scenarios.mistakes import make_parameters_non_leaf
+from mlp_tui.scenarios.spec import (
+    MAX_DATA_VALUES,
+    MAX_PARAMETERS,
+    OPTIMIZERS,
+    ScenarioError,
+    ScenarioSpec,
+)
+from mlp_tui.scratch import (
+    MLP,
+    Identity,
+    LeakyReLU,
+    ReLU,
+    Sigmoid,
+    Tanh,
+    binary_cross_entropy_with_logits,
+    cross_entropy,
+    mse_loss,
+)
+from mlp_tui.session.session import Session
+
+ACTIVATION_CLASSES = {
+    "relu": ReLU,
+    "tanh": Tanh,
+    "sigmoid": Sigmoid,
+    "leaky_relu": LeakyReLU,
+    "identity": Identity,
+}
+LOSS_FUNCTIONS = {
+    "mse": mse_loss,
+    "cross_entropy": cross_entropy,
+    "bce": binary_cross_entropy_with_logits,
+}
+
+
+@dataclass(frozen=True)
+class Built:
+    spec: ScenarioSpec
+    data: Dataset  # as the model sees it (targets shaped for the loss)
+    loss: str  # the loss actually used, after "" was resolved
+    session: Session
+
+
+def _class_accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (logits.argmax(dim=1) == y).float().mean()  # (batch, classes) vs (batch,)
+
+
+def _binary_accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return ((logits > 0).float() == y).float().mean()  # (batch, 1) vs (batch, 1)
+
+
+def load_data(spec: ScenarioSpec) -> Dataset:
+    d = spec.data
+    try:
+        if d.kind == "csv":
+            data = load_csv(d.path, target=d.target, features=list(d.features or []) or None)
+        else:
+            if d.samples * 2 > MAX_DATA_VALUES:
+                raise DatasetError("data.samples", f"{d.samples:,} samples is too many")
+            data = make_dataset(
+                d.kind, samples=d.samples, noise=d.noise, seed=d.seed, classes=d.classes
+            )
+    except DatasetError as err:
+        raise ScenarioError(spec.path, err.key, str(err)) from None
+    if data.x.numel() > MAX_DATA_VALUES:
+        raise ScenarioError(
+            spec.path, "data", f"{data.x.numel():,} values is more than {MAX_DATA_VALUES:,}"
+        )
+    return standardize(data) if d.standardize else data
+
+
+def _resolve_loss(spec: ScenarioSpec, data: Dataset) -> str:
+    loss = spec.loss or ("mse" if data.task == "regression" else "cross_entropy")
+    if loss == "mse" and data.task != "regression":
+        raise ScenarioError(
+            spec.path, "loss.kind", "mse needs a numeric target; this data has classes"
+        )
+    if loss != "mse" and data.task == "regression":
+        raise ScenarioError(
+            spec.path, "loss.kind", f"{loss} needs classes; this data is regression"
+        )
+    if loss == "bce" and data.num_classes != 2:
+        raise ScenarioError(
+            spec.path, "loss.kind", f"bce needs 2 classes, the data has {data.num_classes}"
+        )
+    return loss
+
+
+def parameter_count(dims: list[int]) -> int:
+    return sum(a * b + b for a, b in itertools.pairwise(dims))
+
+
+def build(spec: ScenarioSpec, history_bytes: int = 256 * 2**20) -> Built:
+    """Data, model, loss and optimizer for a scenario, wrapped in a fresh ``Session``."""
+    data = load_data(spec)
+    loss = _resolve_loss(spec, data)
+    output_dim = 1 if loss == "bce" else data.output_dim
+    dims = [data.input_dim, *spec.model.hidden, output_dim]
+    if parameter_count(dims) > MAX_PARAMETERS:
+        raise ScenarioError(
+            spec.path,
+            "model.hidden",
+            f"{parameter_count(dims):,} parameters is more than this debugger's {MAX_PARAMETERS:,}",
+        )
+    y = data.y.float()[:, None] if loss == "bce" else data.y  # (samples, 1) targets in {0, 1}
+    torch.manual_seed(spec.training.seed)
+    activation = ACTIVATION_CLASSES[spec.model.activation]
+    model = MLP(data.input_dim, list(spec.model.hidden), output_dim, activation, spec.model.init)
+    if spec.model.mistake == "non_leaf":
+        make_parameters_non_leaf(model)
+    optimizer = OPTIMIZERS[spec.optimizer.kind](model.parameters(), **spec.optimizer.options)
+    accuracy: Callable | None = {"cross_entropy": _class_accuracy, "bce": _binary_accuracy}.get(
+        loss
+    )
+    session = Session(
+        model,
+        LOSS_FUNCTIONS[loss],
+        optimizer,
+        data.x,
+        y,
+        batch_size=spec.training.batch_size,
+        seed=spec.training.seed,
+        zero_grad=spec.training.zero_grad,
+        breakpoints=spec.breakpoints,
+        accuracy=accuracy,
+        history_bytes=history_bytes,
+    )
+    return Built(spec, data, loss, session)
