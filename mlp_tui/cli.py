@@ -83,7 +83,7 @@ def _run(args: argparse.Namespace) -> int:
     out: TextIO = sys.stdout
     progress = _Progress(steps, built.spec.title) if not args.json and out.isatty() else None
 
-    def on_step(m) -> None:  # noqa: ANN001 - StepMetrics
+    def on_step(m) -> None:
         if args.json:
             record = {"step": m.step, "loss": m.loss}
             if m.accuracy is not None:
@@ -100,7 +100,14 @@ def _run(args: argparse.Namespace) -> int:
         report = session.run(steps - session.step_no, on_step=on_step)
         if report.stop is None:
             break
-        stops.append({"step": report.step, "phase": str(report.phase), "reason": report.stop.reason, "note": report.stop.message})
+        stops.append(
+            {
+                "step": report.step,
+                "phase": str(report.phase),
+                "reason": report.stop.reason,
+                "note": report.stop.message,
+            }
+        )
         if report.stop.reason == "nonfinite":
             break
         if report.phase is not None and session.done < 5:
@@ -118,12 +125,21 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         out.write(json.dumps(summary) + "\n")
         return 0
-    print(f"{built.spec.title}: {session.step_no} steps in {elapsed:.2f} s ({session.step_no / max(elapsed, 1e-9):,.0f} steps/s)")
-    print(f"  loss on all {len(session.x)} samples: {loss:.6g}" + ("" if accuracy is None else f"   accuracy: {accuracy:.1%}"))
+    print(
+        f"{built.spec.title}: {session.step_no} steps in {elapsed:.2f} s ({session.step_no / max(elapsed, 1e-9):,.0f} steps/s)"
+    )
+    print(
+        f"  loss on all {len(session.x)} samples: {loss:.6g}"
+        + ("" if accuracy is None else f"   accuracy: {accuracy:.1%}")
+    )
     for stop in stops:
         print(f"  step {stop['step']} ({stop['reason']}): {stop['note']}")
     if not math.isfinite(loss):
-        print("  training diverged: open it in the debugger to see where (mlp-tui " + args.scenario + ")")
+        print(
+            "  training diverged: open it in the debugger to see where (mlp-tui "
+            + args.scenario
+            + ")"
+        )
     return 0
 
 
@@ -157,7 +173,11 @@ def _graph(args: argparse.Namespace) -> int:
     for _ in range(3):  # zero_grad, forward, loss: the graph is complete
         report = session.next_phase()
     assert report is not None and report.graph is not None
-    text = to_dot(report.graph, Path(args.scenario).stem) if args.format == "dot" else to_text(report.graph)
+    text = (
+        to_dot(report.graph, Path(args.scenario).stem)
+        if args.format == "dot"
+        else to_text(report.graph)
+    )
     sys.stdout.write(text)
     return 0
 
@@ -175,8 +195,12 @@ def _check(args: argparse.Namespace) -> int:
             status = EXIT_BAD_INPUT
             continue
         params = sum(p.numel() for p in built.session.params)
-        dims = "-".join(map(str, [built.data.input_dim, *spec.model.hidden, built.session.params[-1].shape[0]]))
-        print(f"ok  {spec.path}: {spec.title} ({len(built.data.x)} samples, {dims} net, {params:,} parameters)")
+        dims = "-".join(
+            map(str, [built.data.input_dim, *spec.model.hidden, built.session.params[-1].shape[0]])
+        )
+        print(
+            f"ok  {spec.path}: {spec.title} ({len(built.data.x)} samples, {dims} net, {params:,} parameters)"
+        )
     return status
 
 

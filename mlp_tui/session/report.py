@@ -61,6 +61,18 @@ class StepMetrics:
 
 
 @dataclass(frozen=True)
+class Boundary:
+    """The model's answer over a grid covering 2-D data, for drawing a decision boundary."""
+
+    xs: torch.Tensor = field(repr=False)  # (columns,) grid coordinates of the first feature
+    ys: torch.Tensor = field(repr=False)  # (rows,) of the second feature
+    values: torch.Tensor = field(repr=False)  # (rows, columns): class index, or regression output
+    points: torch.Tensor = field(repr=False)  # (samples, 2) the data
+    labels: torch.Tensor = field(repr=False)  # (samples,) class index (or target value)
+    classification: bool
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything the panes show at one phase boundary."""
 
@@ -81,6 +93,7 @@ class Report:
     losses: tuple[float, ...]  # one per step whose loss phase has run
     metrics: dict[str, float]
     stop: Stop | None = None
+    complete: bool = True  # False: a run's progress report, without graph, grads or deltas
 
     @property
     def position(self) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -21,7 +21,14 @@ from mlp_tui.scratch import Linear, Optimizer, Sigmoid, Tanh
 from mlp_tui.session.breakpoints import Breakpoint
 from mlp_tui.session.history import Checkpoint, History
 from mlp_tui.session.phases import PHASES, Phase
-from mlp_tui.session.report import ActivationView, ParameterView, Report, StepMetrics, Stop
+from mlp_tui.session.report import (
+    ActivationView,
+    Boundary,
+    ParameterView,
+    Report,
+    StepMetrics,
+    Stop,
+)
 from mlp_tui.trace import pitfalls
 from mlp_tui.trace.deltas import DeltaCapture, capture_deltas
 from mlp_tui.trace.grads import GradCapture, capture_grads, clone_grads
@@ -136,10 +143,12 @@ class Session:
         *,
         on_step: Callable[[StepMetrics], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        replay: bool = True,
     ) -> Report:
         """Finish up to ``steps`` steps, lightly captured; stop early at a breakpoint, a
         non-finite value or when ``should_stop()`` says so. The place it stops is then
-        replayed in full, so the returned report is as complete as ``next_phase``'s."""
+        replayed in full, so the returned report is as complete as ``next_phase``'s;
+        ``replay=False`` skips that and returns a progress report (``complete=False``)."""
         stop = None
         for _ in range(steps):
             stop = self._advance(full=False)
@@ -149,8 +158,14 @@ class Session:
                 on_step(self.step_metrics())
             if stop is not None or (should_stop is not None and should_stop()):
                 break
+        if not replay:
+            return replace(self.report(stop), complete=False)
+        return self.capture(stop)
+
+    def capture(self, stop: Stop | None = None) -> Report:
+        """A fully captured report of where the session stands, by replaying its step."""
         if self.step_no == 0:
-            return self.report()
+            return self.report(stop)
         return self._goto(self.step_no, self.done, stop, rearm=False)
 
     def back(self) -> Report:
@@ -187,6 +202,27 @@ class Session:
         loss = self.loss_fn(pred, self.y).item()
         accuracy = self.accuracy_fn(pred, self.y).item() if self.accuracy_fn else None
         return loss, accuracy
+
+    @torch.no_grad()
+    def boundary(self, columns: int = 60, rows: int = 30) -> Boundary | None:
+        """Predictions over a grid spanning the data, when the data has two features."""
+        if self.x.shape[1] != 2:
+            return None
+        lo, hi = self.x.min(dim=0).values, self.x.max(dim=0).values  # (2,), (2,)
+        pad = 0.1 * (hi - lo)
+        xs = torch.linspace(lo[0] - pad[0], hi[0] + pad[0], columns)
+        ys = torch.linspace(lo[1] - pad[1], hi[1] + pad[1], rows)
+        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1)  # (rows, cols, 2)
+        out = self.model(grid.reshape(-1, 2))  # (rows*cols, outputs)
+        classification = self.accuracy_fn is not None
+        if classification:
+            values = out.argmax(dim=1) if out.shape[1] > 1 else (out[:, 0] > 0).long()
+            labels = self.y.reshape(len(self.y), -1)[:, 0].long()
+        else:
+            values, labels = out[:, 0], self.y[:, 0]
+        return Boundary(
+            xs, ys, values.reshape(rows, columns), self.x.clone(), labels.clone(), classification
+        )
 
     # ----------------------------------------------------------------- stepping
 

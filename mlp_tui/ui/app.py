@@ -1,0 +1,309 @@
+"""The Textual debugger: keys in, reports out.
+
+The app paints at once and imports torch behind the first frame: the session lives on its
+own thread (``Runner``), the app sends it commands and draws the reports it posts back.
+Panes only draw data; this module only routes it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from mlp_tui.ui.runner import Done, Failed, Opened, Runner, Updated
+from mlp_tui.ui.widgets.status_bar import StatusBar
+
+EXIT_BAD_INPUT = 2
+
+
+class MlpTuiApp(App[int]):
+    """Step through training one phase at a time and watch autograd."""
+
+    TITLE = "mlp-tui"
+    CSS_PATH = "app.tcss"
+    BINDINGS = [
+        Binding("n", "next_phase", "Next phase"),
+        Binding("s", "step", "Step"),
+        Binding("c", "continue", "Run/pause"),
+        Binding("b", "back", "Back"),
+        Binding("z", "toggle_zero_grad", "zero_grad"),
+        Binding("l", "learning_rate", "lr"),
+        Binding("o", "open", "Open"),
+        Binding("r", "reset", "Reset"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+        Binding("1", "tab('loss')", "Loss", show=False),
+        Binding("2", "tab('tensor')", "Tensor", show=False),
+        Binding("3", "tab('lesson')", "Lesson", show=False),
+        Binding("p", "save_svg", "Screenshot", show=False),
+        Binding("g", "export_dot", "Graph DOT", show=False),
+    ]
+    KEY_HELP = [
+        ("n", "next phase: zero_grad → forward → loss → backward → step"),
+        ("s", "finish the current training step (or run one whole step)"),
+        ("c", "continue: train until paused (c again), a breakpoint or inf/NaN"),
+        ("b", "back one phase, restoring weights, grads, optimizer and RNG exactly"),
+        ("z", "switch zero_grad() on/off (off: watch .grad accumulate)"),
+        ("l", "change the learning rate"),
+        ("o", "open a scenario (built-in course or a path)"),
+        ("r", "reset the scenario to its first step"),
+        ("1 2 3", "show the Loss, Tensor or Lesson tab"),
+        ("enter", "on a graph node: inspect its tensor"),
+        ("p", "save a screenshot (SVG) in the current folder"),
+        ("g", "export the autograd graph as Graphviz DOT"),
+        ("?", "this help"),
+        ("q", "quit"),
+    ]
+
+    def __init__(self, scenario: str | None = None, export_dir: Path | None = None) -> None:
+        super().__init__()
+        self.scenario = scenario
+        self.export_dir = export_dir or Path.cwd()
+        self.runner = Runner(self.post_message)
+        self.report = None
+        self.built = None
+        self.pending = 0  # commands submitted and not yet done: tests wait on it
+        self.startup_error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        yield Static("Loading torch and the scenario…", id="loading")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(StatusBar).show(self.scenario or "xor", None)
+        self.runner.start()
+        self._submit("open", self.scenario)
+
+    def on_unmount(self) -> None:
+        self.runner.stop()
+
+    # ------------------------------------------------------------------ commands
+
+    def _submit(self, command: str, argument: object = None) -> None:
+        self.pending += 1
+        self.runner.submit(command, argument)
+
+    def _ready(self) -> bool:
+        """Refuse stepping keys until a scenario is loaded and while training runs."""
+        if self.built is None:
+            return False
+        if self.runner.running:
+            self.notify("Training is running: press c to pause first.", timeout=2)
+            return False
+        return True
+
+    def action_next_phase(self) -> None:
+        if self._ready():
+            self._submit("next")
+
+    def action_step(self) -> None:
+        if self._ready():
+            self._submit("step")
+
+    def action_back(self) -> None:
+        if self._ready():
+            self._submit("back")
+
+    def action_reset(self) -> None:
+        if self._ready():
+            self._submit("reset")
+
+    def action_continue(self) -> None:
+        if self.built is None:
+            return
+        if self.runner.running:
+            self.runner.pause()
+        else:
+            self._submit("continue")
+
+    def action_toggle_zero_grad(self) -> None:
+        if self._ready():
+            enabled = not self.report.zero_grad
+            self._submit("zero_grad", enabled)
+            self.notify(
+                "zero_grad() ON: each step starts from clean .grad"
+                if enabled
+                else "zero_grad() OFF: .grad will accumulate across steps",
+                timeout=3,
+            )
+
+    def action_learning_rate(self) -> None:
+        if not self._ready():
+            return
+        from mlp_tui.ui.screens.learning_rate import LearningRateScreen
+
+        def chosen(value: float | None) -> None:
+            if value is not None:
+                self._submit("lr", value)
+
+        self.push_screen(LearningRateScreen(self.report.lr), chosen)
+
+    def action_open(self) -> None:
+        if not self._ready():
+            return
+        from mlp_tui.scenarios import course
+        from mlp_tui.ui.screens.picker import ScenarioPicker
+
+        entries = [(s.name, s.title, s.summary) for s in course()]
+
+        def chosen(name: str | None) -> None:
+            if name:
+                self._submit("open", name)
+
+        self.push_screen(ScenarioPicker(entries), chosen)
+
+    def action_help(self) -> None:
+        from mlp_tui.ui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.KEY_HELP))
+
+    def action_tab(self, tab: str) -> None:
+        if self.built is not None:
+            self.query_one(TabbedContent).active = tab
+
+    def action_save_svg(self) -> None:
+        path = self.save_screenshot(path=str(self.export_dir))
+        self.notify(f"Screenshot saved: {path}")
+
+    def action_export_dot(self) -> None:
+        if self.report is None or self.report.graph is None:
+            self.notify("No graph yet: press n until forward has run.", severity="warning")
+            return
+        from mlp_tui.trace.graph import to_dot
+
+        name = f"{self.built.spec.name}-step{self.report.step}-{self.report.phase}.dot"
+        path = self.export_dir / name
+        try:
+            path.write_text(to_dot(self.report.graph, self.built.spec.title))
+        except OSError as err:
+            self.notify(f"Cannot write {path}: {err}", severity="error")
+            return
+        self.notify(f"Graph saved as Graphviz DOT: {path}")
+
+    def get_system_commands(self, screen: Screen):
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if binding.action in ("quit",):
+                continue
+            description = dict(self.KEY_HELP).get(binding.key, binding.description)
+            yield SystemCommand(
+                binding.description, description, lambda a=binding.action: self.run_action(a)
+            )
+
+    # ------------------------------------------------------------------ messages
+
+    @on(Opened)
+    async def _opened(self, message: Opened) -> None:
+        from mlp_tui.ui.widgets.delta_pane import DeltaPane
+        from mlp_tui.ui.widgets.grad_pane import GradPane
+        from mlp_tui.ui.widgets.graph_pane import GraphPane
+        from mlp_tui.ui.widgets.lesson_pane import LessonPane
+        from mlp_tui.ui.widgets.loss_pane import LossPane
+        from mlp_tui.ui.widgets.tensor_pane import TensorPane
+
+        self.built = message.built
+        for old in self.query("#loading, #main"):
+            await old.remove()
+        main = Horizontal(
+            GraphPane(id="graph"),
+            Vertical(
+                GradPane(id="grads"),
+                DeltaPane(id="deltas"),
+                _tabs(
+                    LossPane(id="loss_pane"),
+                    TensorPane(id="tensor_pane"),
+                    LessonPane(id="lesson_pane"),
+                ),
+                id="right",
+            ),
+            id="main",
+        )
+        await self.mount(main, before=self.query_one(Footer))
+        spec = message.built.spec
+        self.query_one(LessonPane).set_lesson(spec.title, spec.lesson)
+        self._show(message.report, message.boundary)
+        self.query_one(GraphPane).focus()
+        self.sub_title = spec.title
+
+    @on(Updated)
+    def _updated(self, message: Updated) -> None:
+        self._show(message.report, message.boundary, complete=message.report.complete)
+        stop = message.report.stop
+        if message.final and stop is not None:
+            self.notify(stop.message, title=stop.reason, severity="warning", timeout=8)
+            if stop.reason == "nonfinite" and message.report.graph is not None:
+                from mlp_tui.ui.widgets.graph_pane import GraphPane
+
+                node = message.report.graph.first_nonfinite()
+                if node is not None:
+                    self.query_one(GraphPane).select_node(node.id)
+
+    @on(Failed)
+    def _failed(self, message: Failed) -> None:
+        if self.built is None:  # the scenario given on the command line could not be opened
+            self.startup_error = message.error.removeprefix("open: ScenarioError: ")
+            self.exit(EXIT_BAD_INPUT)
+            return
+        self.notify(message.error, title="Error", severity="error", timeout=10)
+
+    @on(Done)
+    def _done(self, message: Done) -> None:
+        self.pending -= 1
+        if message.command == "continue" and self.report is not None:
+            self.query_one(StatusBar).show(self.built.spec.title, self.report, running=False)
+
+    def _show(self, report, boundary, complete: bool = True) -> None:
+        from mlp_tui.ui.widgets.delta_pane import DeltaPane
+        from mlp_tui.ui.widgets.grad_pane import GradPane
+        from mlp_tui.ui.widgets.graph_pane import GraphPane
+        from mlp_tui.ui.widgets.lesson_pane import LessonPane
+        from mlp_tui.ui.widgets.loss_pane import LossPane
+        from mlp_tui.ui.widgets.tensor_pane import TensorPane
+
+        self.report = report
+        self.query_one(StatusBar).show(self.built.spec.title, report, running=self.runner.running)
+        loss_pane = self.query_one(LossPane)
+        loss_pane.show(report)
+        self.query_one(LessonPane).show(report)
+        if not complete:
+            return
+        if boundary is not None or report.step == 0:
+            loss_pane.show_boundary(boundary)
+        self.query_one(GraphPane).show(report)
+        self.query_one(GradPane).show(report)
+        self.query_one(DeltaPane).show(report)
+        self.query_one(TensorPane).show(report)
+
+    def on_graph_pane_node_selected(self, message) -> None:
+        from mlp_tui.ui.widgets.tensor_pane import TensorPane
+
+        self.query_one(TensorPane).inspect_node(message.node)
+        self.query_one(TabbedContent).active = "tensor"
+
+
+def _tabs(loss, tensor, lesson) -> TabbedContent:
+    tabs = TabbedContent(id="tabs", initial="lesson")
+    tabs.compose_add_child(TabPane("Loss", loss, id="loss"))
+    tabs.compose_add_child(TabPane("Tensor", tensor, id="tensor"))
+    tabs.compose_add_child(TabPane("Lesson", lesson, id="lesson"))
+    return tabs
+
+
+def run_app(scenario: str | None = None) -> int:
+    """Run the debugger; returns the exit status (2 when the scenario cannot be opened)."""
+    import sys
+
+    app = MlpTuiApp(scenario)
+    status = app.run()
+    if app.startup_error:
+        print(f"mlp-tui: {app.startup_error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return status or 0

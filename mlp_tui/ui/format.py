@@ -1,0 +1,36 @@
+"""How numbers and shapes read on screen: short, aligned, and readable without colour."""
+
+from __future__ import annotations
+
+import math
+
+
+def num(value: float | None, digits: int = 4) -> str:
+    """A figure in at most ~9 characters: 0.1834, 1.2e-05, -3.1e+04, nan, —."""
+    if value is None:
+        return "—"
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if value == 0:
+        return "0"
+    if 1e-3 <= abs(value) < 1e4:
+        return f"{value:.{digits}g}"
+    return f"{value:.{max(digits - 2, 1)}e}"
+
+
+def shape(dims: tuple[int, ...] | list[int]) -> str:
+    """[2×4], [4], [] for a scalar."""
+    return "[" + "×".join(str(d) for d in dims) + "]"
+
+
+def log10(value: float) -> str:
+    """10^-2.3 for an update ratio; — where it has no meaning (W = 0)."""
+    if value <= 0 or not math.isfinite(value):
+        return "—"
+    return f"10^{math.log10(value):.1f}"
+
+
+def check(ok: bool | None) -> str:
+    return {True: "✓", False: "✗", None: "·"}[ok]

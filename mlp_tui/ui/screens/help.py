@@ -1,0 +1,49 @@
+"""The help screen: every key, and what one training step is made of."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+PHASES_TEXT = """
+### One training step, five phases
+| phase | what runs | what to watch |
+|---|---|---|
+| `zero_grad` | `optimizer.zero_grad()` (skipped when **z** switched it off) | `.grad` cleared |
+| `forward` | `pred = model(x)` | the graph grows: `x @ W0`, `+ b0`, activation, … |
+| `loss` | `loss = loss_fn(pred, y)` | the graph is complete |
+| `backward` | `loss.backward()` | `.grad` after = before + this backward |
+| `step` | `optimizer.step()` | Δ per parameter, ‖Δ‖/‖W‖, Δ checked against the rule |
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Lists the app's key bindings (from the app itself, so it never drifts) and the phases."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll {
+        width: 90%; max-width: 100; height: 90%;
+        border: thick $primary; background: $surface; padding: 0 1;
+    }
+    """
+
+    def __init__(self, keys: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        rows = "\n".join(f"| `{key}` | {description} |" for key, description in self.keys)
+        text = (
+            "## mlp-tui: keys\n\n| key | action |\n|---|---|\n"
+            + rows
+            + "\n| `ctrl+p` | command palette: every action by name |\n"
+            + PHASES_TEXT
+            + "\nPress **escape** to close."
+        )
+        with VerticalScroll():
+            yield Markdown(text)

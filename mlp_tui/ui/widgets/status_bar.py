@@ -1,0 +1,43 @@
+"""The header line: where the session stands, in one glance."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from mlp_tui.ui.format import num
+
+
+class StatusBar(Static):
+    """Scenario title, step, phase just completed, loss, accuracy, lr, zero_grad, run state."""
+
+    DEFAULT_CSS = """
+    StatusBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
+    """
+
+    def show(self, title: str, report, running: bool = False) -> None:
+        text = Text()
+        text.append("mlp-tui", style="bold")
+        text.append(f" · {title}")
+        if report is None:
+            text.append(" · loading…")
+            self.update(text)
+            return
+        position = (
+            "ready: press n"
+            if report.phase is None
+            else f"step {report.step} · after {report.phase}"
+        )
+        text.append(f" · {position}", style="bold")
+        if report.loss is not None:
+            text.append(f" · loss {num(report.loss)}")
+        if report.accuracy is not None:
+            text.append(f" · acc {report.accuracy:.0%}")
+        text.append(f" · lr {num(report.lr)}")
+        if not report.zero_grad:
+            text.append(" · zero_grad OFF", style="bold yellow")
+        if running:
+            text.append(" · ▶ running (c to pause)", style="bold green")
+        elif report.stop is not None:
+            text.append(f" · ■ {report.stop.reason}", style="bold red")
+        self.update(text)
