@@ -1,6 +1,6 @@
 """Benchmark: what the scratch engine and the watching ``Session`` cost against plain PyTorch.
 
-Run from the repository root: ``python bench/bench_engine.py`` (about 2 minutes) or
+Run from the repository root: ``python bench/bench_engine.py`` (about 1.5 minutes) or
 ``python bench/bench_engine.py --quick`` (about half a minute, fewer and shorter rounds).
 
 Three networks, each trained full-batch on fixed random data (one batch of exactly the
@@ -23,7 +23,9 @@ Figures, each a ratio of a candidate to a baseline measured in the same process:
 
 Timing: after a warm-up, baseline and candidate run in alternating blocks (R rounds, the
 order flipped every round so drift hits both alike); each block is k steps of wall time
-(``time.perf_counter``, garbage collector on, ``gc.collect()`` before each block). A figure
+(``time.perf_counter``). The garbage collector stays on, but what exists before a network's
+measurements is moved out of its sight (``gc.freeze()``) so that the ``gc.collect()`` before
+each block is cheap and a full collection does not walk torch's ~170k objects. A figure
 is the median of the R per-round ratios; absolute figures are medians of per-round ms/step.
 Baseline and candidate start from the same weights and run the same number of steps, so
 they follow the same trajectory and do the same arithmetic (no one side drifting into slow

@@ -90,7 +90,7 @@ class MlpTuiApp(App[int]):
         self.pending += 1
         self.runner.submit(command, argument)
 
-    def _ready(self) -> bool:
+    def _can_step(self) -> bool:
         """Refuse stepping keys until a scenario is loaded and while training runs."""
         if self.built is None:
             return False
@@ -100,19 +100,19 @@ class MlpTuiApp(App[int]):
         return True
 
     def action_next_phase(self) -> None:
-        if self._ready():
+        if self._can_step():
             self._submit("next")
 
     def action_step(self) -> None:
-        if self._ready():
+        if self._can_step():
             self._submit("step")
 
     def action_back(self) -> None:
-        if self._ready():
+        if self._can_step():
             self._submit("back")
 
     def action_reset(self) -> None:
-        if self._ready():
+        if self._can_step():
             self._submit("reset")
 
     def action_continue(self) -> None:
@@ -124,7 +124,7 @@ class MlpTuiApp(App[int]):
             self._submit("continue")
 
     def action_toggle_zero_grad(self) -> None:
-        if self._ready():
+        if self._can_step():
             enabled = not self.report.zero_grad
             self._submit("zero_grad", enabled)
             self.notify(
@@ -135,7 +135,7 @@ class MlpTuiApp(App[int]):
             )
 
     def action_learning_rate(self) -> None:
-        if not self._ready():
+        if not self._can_step():
             return
         from mlp_tui.ui.screens.learning_rate import LearningRateScreen
 
@@ -146,7 +146,7 @@ class MlpTuiApp(App[int]):
         self.push_screen(LearningRateScreen(self.report.lr), chosen)
 
     def action_open(self) -> None:
-        if not self._ready():
+        if not self._can_step():
             return
         from mlp_tui.scenarios import course
         from mlp_tui.ui.screens.picker import ScenarioPicker
@@ -250,7 +250,7 @@ class MlpTuiApp(App[int]):
     def _failed(self, message: Failed) -> None:
         if self.built is None:  # the scenario given on the command line could not be opened
             self.startup_error = message.error.removeprefix("open: ScenarioError: ")
-            self.exit(EXIT_BAD_INPUT)
+            self.exit(EXIT_BAD_INPUT, return_code=EXIT_BAD_INPUT)
             return
         self.notify(message.error, title="Error", severity="error", timeout=10)
 

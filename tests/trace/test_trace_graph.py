@@ -167,7 +167,7 @@ def test_node_output_shapes_and_values_match_a_direct_forward(problem, session_f
     )
     model, x, y = problem()
     (z0, h0, z1), loss = reference_run(model, x, y)
-    W0, b0, W1, _ = model.parameters()
+    W0, _, W1, _ = model.parameters()
     with torch.no_grad():
         expected = {
             ("MmBackward0", (N, 4)): x @ W0,
@@ -268,7 +268,7 @@ def test_forward_phase_graph_is_the_subgraph_under_the_prediction(problem, sessi
     assert not any(n.stage == "loss" for n in small.nodes)
     assert after_forward.loss is None
 
-    model, x, y = problem()
+    model, x, _ = problem()
     pred = model(x)
     assert len(small.nodes) == len(walk_autograd(pred.grad_fn))
     torch.testing.assert_close(small.root.value, pred.detach())

@@ -4,16 +4,20 @@
 parameter, the gradient after backward together with what it was made of: ``None`` before
 (``zero_grad`` ran) or the previous step's gradient plus this backward's contribution. Before
 backward it shows ``.grad`` as it stands, so the learner sees ``zero_grad`` clear it, or sees
-the old gradient waiting to be added onto. Norms and min/max are printed beside each heatmap,
-so the figures read without colour; colour only adds sign and magnitude.
+the old gradient waiting to be added onto. The norm and the range are printed beside each
+heatmap, so the figures read without colour; colour only adds sign and magnitude.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.events import Resize
+from textual.widget import Widget
 from textual.widgets import Static
 
 from mlp_tui.session.report import ParameterView, Report
@@ -23,14 +27,37 @@ from mlp_tui.ui.format import num, shape
 from mlp_tui.ui.widgets.heatmap import Heatmap
 
 ACCUMULATING = "⚠ zero_grad is OFF: .grad keeps adding up (after = before + this backward)"
-"""The warning shown at the top while gradients accumulate across steps."""
+"""The warning at the top while gradients accumulate across steps."""
 
-SKIPPED = "⚠ zero_grad was skipped this step: .grad keeps adding up (after = before + this backward)"
+SKIPPED = (
+    "⚠ zero_grad was skipped this step: .grad keeps adding up (after = before + this backward)"
+)
 """The warning when the switch is on again but this step's gradients still accumulate."""
 
-_WARN = "bold $text-warning"
-_NAME = "bold"
-_DIM = "dim"
+WARN = "bold $text-warning"
+NAME = "bold"
+DIM = "dim"
+
+PARAMETER_CSS = """
+    {pane} > VerticalScroll {{
+        height: 1fr;
+        padding: 0 0 0 1;
+        scrollbar-size-vertical: 1;
+    }}
+    {pane} .param-row {{
+        height: auto;
+        padding: 0 0 0 2;
+    }}
+    {pane} .param-row > Heatmap {{
+        width: auto;
+        max-width: 60%;
+        margin: 0 2 0 0;
+    }}
+    {pane} .param-row > Static {{
+        width: 1fr;
+    }}
+"""
+"""Layout of the per-parameter blocks both the .grad and the Δ pane use."""
 
 
 def heatmap_rows(height: int) -> int:
@@ -38,45 +65,109 @@ def heatmap_rows(height: int) -> int:
     return max(3, min(16, (height - 4) // 3))
 
 
-def _figures(stats: TensorStats) -> tuple[str | tuple[str, str], ...]:
-    """‖g‖ and the range, the part of a header that reads without colour."""
-    return (
-        "‖g‖ ",
-        (num(stats.norm), _NAME),
-        ("  min ", _DIM),
-        num(stats.min),
-        ("  max ", _DIM),
-        num(stats.max),
-    )
+def value_range(stats: TensorStats) -> str:
+    """``min … max`` of a tensor (``= v`` for a single value), readable without colour."""
+    if stats.numel == 1:
+        return f"= {num(stats.min)}"
+    return f"{num(stats.min)} … {num(stats.max)}"
+
+
+class ParameterBlocks:
+    """A header, a heatmap and a side note per parameter, mounted into a scrolling body.
+
+    Both the ``.grad`` and the Δ pane list parameters the same way; this owns that list: it
+    rebuilds it when the parameters change (another scenario) and skips redrawing what did
+    not change.
+    """
+
+    def __init__(self, body: Widget) -> None:
+        self.body = body
+        """The container the blocks are mounted into."""
+        self.headers: list[Static] = []
+        """One header per parameter, in report order."""
+        self.heatmaps: list[Heatmap] = []
+        """One heatmap per parameter, in report order."""
+        self.notes: list[Static] = []
+        """The figures beside each heatmap."""
+        self.rows = 3
+        """Heatmap lines per parameter."""
+        self._drawn: list[object] = []
+        self._key: tuple = ()
+
+    def fit(self, parameters: Sequence[ParameterView]) -> None:
+        """Rebuild the blocks when the parameters' names or shapes changed."""
+        key = tuple((p.name, tuple(p.value.shape)) for p in parameters)
+        if key == self._key:
+            return
+        self._key = key
+        self.body.remove_children()
+        self.headers = [Static(classes="param-header") for _ in key]
+        self.heatmaps = [Heatmap(max_rows=self.rows) for _ in key]
+        self.notes = [Static(classes="param-note") for _ in key]
+        self._drawn = [None] * len(key)
+        widgets: list[Widget] = []
+        for header, heatmap, note in zip(self.headers, self.heatmaps, self.notes, strict=True):
+            widgets += [header, Horizontal(heatmap, note, classes="param-row")]
+        self.body.mount_all(widgets)
+
+    def set_rows(self, rows: int) -> None:
+        if rows != self.rows:
+            self.rows = rows
+            for heatmap in self.heatmaps:
+                heatmap.max_rows = rows
+
+    def draw(
+        self, i: int, header: Content, values: torch.Tensor | None, note: Content | str
+    ) -> None:
+        """Show block ``i``; a Static or heatmap is touched only if its content changed."""
+        set_content(self.headers[i], header)
+        set_content(self.notes[i], note)
+        if values is not self._drawn[i]:
+            self._drawn[i] = values
+            self.heatmaps[i].update_values(values)
+
+
+def set_content(widget: Static, content: Content | str) -> None:
+    """Update a Static only when its content differs (a repaint per key press is enough)."""
+    if widget.content != content:
+        widget.update(content)
+
+
+def _title(name: str, dims: tuple[int, ...]) -> tuple:
+    return ((name, NAME), " ", (shape(dims), DIM), "  ")
 
 
 def _after_backward(g: GradCapture, view: ParameterView) -> Content:
     """Header of a parameter once backward has run: after = before + this backward."""
-    title = ((g.name, _NAME), " ", (shape(g.shape), _DIM), "  ")
-    if g.after is None or g.after_stats is None:
+    title = _title(g.name, g.shape)
+    if g.after_stats is None:
         why = (
             "not a leaf: backward() never fills its .grad"
             if not view.is_leaf
-            else "backward() never reached it: the loss does not depend on it"
+            else "backward() never reached it"
         )
-        return Content.assemble(*title, (".grad None", _WARN), "\n", (f"  {why}", _DIM))
+        return Content.assemble(*title, (".grad None", WARN), (f"  {why}", DIM))
+    figure = ("‖g‖ ", (num(g.after_stats.norm), NAME))
     if g.before is None:
-        source: tuple = (("  = this backward (was None)", _DIM),)
-    elif not g.accumulated:
-        source = (("  = this backward (was zeros)", _DIM),)
-    else:
-        source = (
-            ("  = before ", _WARN),
-            f"‖{num(g.before_stats.norm if g.before_stats else None)}‖",
-            (" + this backward ", _WARN),
-            f"‖{num(g.contribution_stats.norm if g.contribution_stats else None)}‖",
-        )
-    return Content.assemble(*title, *_figures(g.after_stats), "\n", *source)
+        return Content.assemble(*title, *figure, ("  (was None)", DIM))
+    if not g.accumulated:
+        return Content.assemble(*title, *figure, ("  (was 0)", DIM))
+    before = g.before_stats.norm if g.before_stats else None
+    contribution = g.contribution_stats.norm if g.contribution_stats else None
+    return Content.assemble(
+        *title,
+        *figure,
+        "\n",
+        ("  = before ", WARN),
+        f"‖{num(before, 3)}‖",
+        (" + this backward ", WARN),
+        f"‖{num(contribution, 3)}‖",
+    )
 
 
 def _before_backward(view: ParameterView, stats: TensorStats | None, report: Report) -> Content:
     """Header of a parameter before backward in a step: ``.grad`` as it stands."""
-    title = ((view.name, _NAME), " ", (shape(tuple(view.value.shape)), _DIM), "  ")
+    title = _title(view.name, tuple(view.value.shape))
     if stats is None:
         if not view.is_leaf:
             why = "not a leaf: autograd never fills its .grad"
@@ -84,23 +175,24 @@ def _before_backward(view: ParameterView, stats: TensorStats | None, report: Rep
             why = "cleared by zero_grad"
         else:
             why = "no backward yet"
-        return Content.assemble(*title, ".grad ", ("None", _NAME), f" ({why})")
+        return Content.assemble(*title, ".grad ", ("None", NAME), (f" ({why})", DIM))
+    figure = ("‖g‖ ", (num(stats.norm), NAME))
     if report.zeroed and stats.norm == 0:
-        source = ("  zeroed by zero_grad", _DIM)
-    elif report.zeroed is False:
-        source = ("  left from the last backward: the next backward adds onto it", _WARN)
-    else:
-        source = ("  left from the last backward", _DIM)
-    return Content.assemble(*title, *_figures(stats), "\n", source)
+        return Content.assemble(*title, *figure, ("  zeroed by zero_grad", DIM))
+    if report.zeroed is False:
+        return Content.assemble(
+            *title, *figure, "\n", ("  left over: backward will add to it", WARN)
+        )
+    return Content.assemble(*title, *figure, ("  left from the last backward", DIM))
 
 
 def _warnings(report: Report) -> Content:
     """Accumulation, and parameters whose ``.grad`` autograd will not fill, one line each."""
     lines: list[Content] = []
     if not report.zero_grad:
-        lines.append(Content.styled(ACCUMULATING, _WARN))
+        lines.append(Content.styled(ACCUMULATING, WARN))
     elif report.zeroed is False or any(g.accumulated for g in report.grads):
-        lines.append(Content.styled(SKIPPED, _WARN))
+        lines.append(Content.styled(SKIPPED, WARN))
     made_by = {p.name: p.grad_fn for p in report.parameters}
     non_leaf = [p.subject for p in report.pitfalls if p.kind == "non_leaf"]
     if non_leaf:
@@ -109,7 +201,7 @@ def _warnings(report: Report) -> Content:
             Content.styled(
                 f"⚠ not a leaf: {names}: backward() does not fill their .grad,"
                 " so the optimizer never moves them",
-                _WARN,
+                WARN,
             )
         )
     no_grad = [p.subject for p in report.pitfalls if p.kind == "no_grad"]
@@ -118,14 +210,14 @@ def _warnings(report: Report) -> Content:
             Content.styled(
                 f"⚠ .grad None after backward(): {', '.join(no_grad)}: the loss does not"
                 " depend on them",
-                _WARN,
+                WARN,
             )
         )
     return Content("\n").join(lines)
 
 
 class GradPane(Vertical):
-    """``.grad`` of every parameter: a header of figures and a heatmap each, in order.
+    """``.grad`` of every parameter: figures and a heatmap each, in report order.
 
     The warnings stay pinned above the scrolling list, so accumulation is never scrolled
     out of sight.
@@ -141,20 +233,9 @@ class GradPane(Vertical):
         border: round $primary;
     }
     GradPane > #grad-warnings {
-        display: none;
         padding: 0 1;
     }
-    GradPane > #grad-warnings.-shown {
-        display: block;
-    }
-    GradPane > #grad-body {
-        height: 1fr;
-        padding: 0 1;
-    }
-    GradPane Heatmap {
-        margin: 0 0 0 2;
-    }
-    """
+    """ + PARAMETER_CSS.format(pane="GradPane")
 
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
@@ -165,83 +246,47 @@ class GradPane(Vertical):
         """Accumulation and non-leaf warnings, pinned at the top."""
         self._body = VerticalScroll(id="grad-body")
         """The scrolling list of parameters."""
-        self._headers: list[Static] = []
-        """One header per parameter, in report order."""
-        self._heatmaps: list[Heatmap] = []
-        """One heatmap per parameter, in report order."""
-        self._drawn: list[object] = []
-        """The tensor each heatmap last drew (identity), to skip redrawing it."""
-        self._layout_key: tuple = ()
-        """Names and shapes of the parameters the children were built for."""
-        self._rows = 3
-        """Heatmap lines per parameter, from the pane's height."""
+        self._blocks = ParameterBlocks(self._body)
+        """A header, heatmap and range per parameter."""
         self._pending: Report | None = None
         """A report shown before the pane was mounted."""
+        self._ready = False
+        """Set on mount: from then on the children can be rebuilt."""
 
     def compose(self) -> ComposeResult:
+        self._warnings.display = False
         yield self._warnings
         yield self._body
 
     def on_mount(self) -> None:
+        self._ready = True
         if self._pending is not None:
             report, self._pending = self._pending, None
             self.show(report)
 
     def on_resize(self, event: Resize) -> None:
-        rows = heatmap_rows(event.size.height)
-        if rows != self._rows:
-            self._rows = rows
-            for heatmap in self._heatmaps:
-                heatmap.max_rows = rows
-
-    # -- public API ------------------------------------------------------------------
+        self._blocks.set_rows(heatmap_rows(event.size.height))
 
     def show(self, report: Report) -> None:
         """Draw ``.grad`` of every parameter at this phase boundary."""
-        if not self.is_mounted:
+        if not self._ready:
             self._pending = report
             return
-        self._rebuild_if_needed(report)
-        after = bool(report.grads)
-        self.border_title = (
-            f".grad · after backward #{report.step}" if after else ".grad · before backward"
-        )
+        self._blocks.fit(report.parameters)
         warnings = _warnings(report)
-        self._set(self._warnings, warnings)
-        self._warnings.set_class(bool(warnings), "-shown")
-        if after:
+        set_content(self._warnings, warnings)
+        self._warnings.display = bool(warnings)
+        if report.grads:
+            self.border_title = f".grad · after backward #{report.step}"
             views = {p.name: p for p in report.parameters}
             for i, g in enumerate(report.grads):
-                self._set(self._headers[i], _after_backward(g, views[g.name]))
-                self._draw(i, g.after)
-        else:
-            grads = [p.grad for p in report.parameters]
-            stats = iter(tensor_stats([g for g in grads if g is not None]))
-            for i, (view, grad) in enumerate(zip(report.parameters, grads, strict=True)):
-                st = None if grad is None else next(stats)
-                self._set(self._headers[i], _before_backward(view, st, report))
-                self._draw(i, grad)
-
-    # -- internals -----------------------------------------------------------------
-
-    def _rebuild_if_needed(self, report: Report) -> None:
-        key = tuple((p.name, tuple(p.value.shape)) for p in report.parameters)
-        if key == self._layout_key:
+                note = "" if g.after_stats is None else value_range(g.after_stats)
+                self._blocks.draw(i, _after_backward(g, views[g.name]), g.after, note)
             return
-        self._layout_key = key
-        self._body.remove_children()
-        self._headers = [Static(classes="grad-header") for _ in key]
-        self._heatmaps = [Heatmap(max_rows=self._rows) for _ in key]
-        self._drawn = [None] * len(key)
-        pairs = zip(self._headers, self._heatmaps, strict=True)
-        self._body.mount_all([w for pair in pairs for w in pair])
-
-    @staticmethod
-    def _set(widget: Static, content: Content) -> None:
-        if widget.content != content:
-            widget.update(content)
-
-    def _draw(self, i: int, values) -> None:
-        if values is not self._drawn[i]:
-            self._drawn[i] = values
-            self._heatmaps[i].update_values(values)
+        self.border_title = ".grad · before backward"
+        grads = [p.grad for p in report.parameters]
+        stats = iter(tensor_stats([g for g in grads if g is not None]))
+        for i, (view, grad) in enumerate(zip(report.parameters, grads, strict=True)):
+            st = None if grad is None else next(stats)
+            note = "" if st is None else value_range(st)
+            self._blocks.draw(i, _before_backward(view, st, report), grad, note)

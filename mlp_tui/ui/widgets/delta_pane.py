@@ -1,0 +1,215 @@
+"""The Δ pane: what one optimizer step did to each parameter, and whether it was right.
+
+For each parameter: how big the step was relative to the weights (‖Δ‖/‖W‖, on a log10
+scale, against the rule of thumb of about 1e-3), whether Δ matches the optimizer's own
+formula (✓, or a loud ✗ with the worst error: the update did not do what its formula says),
+a heatmap of ΔW, and the optimizer's state for that parameter (momentum buffer, Adam's
+moments, its step count). Figures and words carry the meaning; colour adds to them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.events import Resize
+from textual.widgets import Static
+
+from mlp_tui.session.report import Report
+from mlp_tui.trace.deltas import HEALTHY_UPDATE_RATIO, DeltaCapture
+from mlp_tui.trace.stats import norms
+from mlp_tui.ui.format import check, log10, num, shape
+from mlp_tui.ui.widgets.grad_pane import (
+    PARAMETER_CSS,
+    ParameterBlocks,
+    heatmap_rows,
+    set_content,
+    value_range,
+)
+
+TOO_BIG = HEALTHY_UPDATE_RATIO * 10
+"""‖Δ‖/‖W‖ above this is "too big": the step is tearing the weights around."""
+
+TOO_SMALL = HEALTHY_UPDATE_RATIO / 10
+"""‖Δ‖/‖W‖ below this is "too small": the weights barely move."""
+
+WAITING = "Δ appears after the step phase (press n)"
+"""What the pane says before the step phase of the current step."""
+
+STATE_LABELS = {
+    "momentum_buffer": "momentum_buffer ‖buf‖",
+    "exp_avg": "exp_avg ‖m‖",
+    "exp_avg_sq": "exp_avg_sq ‖v‖",
+    "max_exp_avg_sq": "max_exp_avg_sq ‖v‖",
+    "square_avg": "square_avg ‖v‖",
+    "grad_avg": "grad_avg ‖ḡ‖",
+    "step": "step t",
+}
+"""How each optimizer-state key reads; tensors show their norm, numbers their value."""
+
+_NAME = "bold"
+_DIM = "dim"
+_GOOD = "$text-success"
+_BAD = "bold $text-error"
+_LOUD = "bold $text on $error"
+_SMALL = "bold $text-warning"
+
+
+def ratio_verdict(ratio: float, had_gradient: bool = True) -> tuple[str, str]:
+    """Words (and their style) for an update ratio ‖Δ‖/‖W‖ against the rule of thumb.
+
+    A zero ratio with a gradient is the extreme of "too small": lr·g fell below the
+    rounding step of W's float type, so W did not change at all.
+    """
+    if ratio == 0:
+        return ("▼ too small: W unchanged", _SMALL) if had_gradient else ("no update", _DIM)
+    if not math.isfinite(ratio):
+        return "(‖W‖ was 0)", _DIM
+    if ratio > TOO_BIG:
+        return "▲ too big", _BAD
+    if ratio < TOO_SMALL:
+        return "▼ too small", _SMALL
+    return "≈ healthy", _GOOD
+
+
+def _header(d: DeltaCapture, dims: tuple[int, ...]) -> Content:
+    """Name, ‖Δ‖, the rule check; then the update ratio and its verdict."""
+    if d.follows_rule is None:
+        rule: tuple = (("· no gradient: not updated", _DIM),)
+    elif d.follows_rule:
+        rule = ((f"{d.rule} {check(True)}", _GOOD),)
+    else:
+        rule = ((f" {check(False)} Δ ≠ {d.rule.removeprefix('Δ = ')} ", _LOUD),)
+    ratio = d.update_ratio
+    words, style = ratio_verdict(ratio, d.follows_rule is not None)
+    lines = [
+        Content.assemble(
+            (d.name, _NAME), " ", (shape(dims), _DIM), "  ‖Δ‖ ", (num(d.norm), _NAME), "  ", *rule
+        ),
+        Content.assemble(
+            "  ‖Δ‖/‖W‖ ", (log10(ratio), "" if style == _DIM else style), " ", (words, style)
+        ),
+    ]
+    if d.follows_rule is False:
+        lines.append(
+            Content.assemble(
+                ("  off by up to ", _BAD), (num(d.worst_error), _BAD), (" per element", _BAD)
+            )
+        )
+    return Content("\n").join(lines)
+
+
+def _note(d: DeltaCapture, state_norms: dict[str, float]) -> Content:
+    """Beside the heatmap: the range of Δ, then the optimizer's state, one entry a line."""
+    lines = [Content(f"Δ {value_range(d.stats)}")]
+    for key, value in d.state.items():
+        figure = num(state_norms[key]) if isinstance(value, torch.Tensor) else str(value)
+        lines.append(Content.assemble((f"{STATE_LABELS.get(key, key)} ", _DIM), figure))
+    return Content("\n").join(lines)
+
+
+def _summary(report: Report) -> Content:
+    lr = Content.assemble(("lr ", _DIM), (num(report.lr), _NAME))
+    if not report.deltas:
+        return Content.assemble(lr, ("  ·  ", _DIM), WAITING)
+    first = [lr, ("  ·  aim ‖Δ‖/‖W‖ ≈ ", _DIM), log10(HEALTHY_UPDATE_RATIO)]
+    if not any(d.state for d in report.deltas):
+        first.append(("  ·  plain SGD keeps no state", _DIM))
+    lines = [Content.assemble(*first)]
+    broken = [d for d in report.deltas if d.follows_rule is False]
+    if broken:
+        names = ", ".join(d.name for d in broken)
+        lines.append(
+            Content.styled(
+                f"{check(False)} {names}: the update did not follow {broken[0].rule},"
+                " the optimizer's own formula",
+                _LOUD,
+            )
+        )
+    return Content("\n").join(lines)
+
+
+def _state_norms(deltas: tuple[DeltaCapture, ...]) -> list[dict[str, float]]:
+    """Norms of every state tensor of every parameter, in one fused call."""
+    keys = [
+        (i, k)
+        for i, d in enumerate(deltas)
+        for k, v in d.state.items()
+        if isinstance(v, torch.Tensor)
+    ]
+    values = norms([deltas[i].state[k] for i, k in keys]).tolist()
+    out: list[dict[str, float]] = [{} for _ in deltas]
+    for (i, k), v in zip(keys, values, strict=True):
+        out[i][k] = v
+    return out
+
+
+class DeltaPane(Vertical):
+    """ΔW of every parameter after ``optimizer.step()``, checked against the optimizer's rule.
+
+    The learning rate and the loud ✗ line stay pinned above the scrolling list.
+    """
+
+    DEFAULT_CSS = """
+    DeltaPane {
+        border: round $primary-darken-1;
+        height: 1fr;
+        width: 1fr;
+    }
+    DeltaPane:focus-within {
+        border: round $primary;
+    }
+    DeltaPane > #delta-summary {
+        padding: 0 1;
+    }
+    """ + PARAMETER_CSS.format(pane="DeltaPane")
+
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.border_title = "Δ"
+        self._summary = Static(WAITING, id="delta-summary")
+        """The learning rate, the rule of thumb, and any broken-rule warning."""
+        self._body = VerticalScroll(id="delta-body")
+        """The scrolling list of parameters, hidden until a step has run."""
+        self._blocks = ParameterBlocks(self._body)
+        """A header, ΔW heatmap and optimizer state per parameter."""
+        self._pending: Report | None = None
+        """A report shown before the pane was mounted."""
+        self._ready = False
+        """Set on mount: from then on the children can be rebuilt."""
+
+    def compose(self) -> ComposeResult:
+        self._body.display = False
+        yield self._summary
+        yield self._body
+
+    def on_mount(self) -> None:
+        self._ready = True
+        if self._pending is not None:
+            report, self._pending = self._pending, None
+            self.show(report)
+
+    def on_resize(self, event: Resize) -> None:
+        self._blocks.set_rows(heatmap_rows(event.size.height))
+
+    def show(self, report: Report) -> None:
+        """Draw the last step's Δ, or say when it will appear."""
+        if not self._ready:
+            self._pending = report
+            return
+        self._blocks.fit(report.parameters)
+        set_content(self._summary, _summary(report))
+        after = bool(report.deltas)
+        self._body.display = after  # a style, not a class: no restyle of every child
+        self.border_title = f"Δ · after step #{report.step}" if after else "Δ · before step"
+        if not after:
+            return
+        dims = {p.name: tuple(p.value.shape) for p in report.parameters}
+        state_norms = _state_norms(report.deltas)
+        for i, d in enumerate(report.deltas):
+            self._blocks.draw(i, _header(d, dims[d.name]), d.delta, _note(d, state_norms[i]))

@@ -1,0 +1,399 @@
+"""The autograd graph of the current forward pass, as a collapsible tree.
+
+Why a tree: ``backward()`` walks the graph from the root (the loss, or the prediction after
+forward) down ``next_functions`` to the leaves, and a learner reads it the same way. The graph
+is a DAG, not a tree: the prediction ŷ feeds several parts of a loss. A node reached again is
+drawn once in full; later occurrences say "↑ see above" and have no children.
+
+Why keys: the graph is rebuilt on every forward pass, so ``GraphNode.id`` and the Textual
+tree nodes are new each time. What a learner collapsed must stay collapsed, so each line is
+keyed by ``(stage, kind, label, occurrence)`` (see ``node_keys``), stable from step to step,
+and the expanded/collapsed choices are remembered by key. When the next report has the same
+shape of tree (every step after the first), the labels are updated in place and nothing is
+rebuilt: the cursor and scroll position stay where they were.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Static, Tree
+from textual.widgets.tree import TreeNode
+
+from mlp_tui.session.report import Report
+from mlp_tui.trace.graph import Graph, GraphNode
+from mlp_tui.ui import format as fmt
+
+NodeKey = tuple[str, str, str, int]
+"""(stage, kind, label, occurrence): names one graph node across forward passes."""
+
+HINT = "No graph yet: press n: forward builds the graph."
+
+_BOLD = Style(bold=True)
+_IDENTIFIER = re.compile(r"[^\W\d]\w*(?!\w*\()")  # a name, not a function being called
+
+
+def node_keys(graph: Graph) -> list[NodeKey]:
+    """A stable key for each node of ``graph`` (same order as ``graph.nodes``).
+
+    ``(stage, kind, label)`` names a node in words; the occurrence number (in the graph's
+    breadth-first order) tells apart two nodes that read the same, e.g. two ``· + ·``.
+    """
+    seen: dict[tuple[str, str, str], int] = {}
+    keys = []
+    for n in graph.nodes:
+        base = (n.stage, n.kind, n.label)
+        k = seen.get(base, 0)
+        seen[base] = k + 1
+        keys.append((*base, k))
+    return keys
+
+
+def no_grad_names(graph: Graph, node: GraphNode) -> list[str]:
+    """Names of the inputs of ``node`` that need no gradient (``x``, ``y``), when the
+    expression says which; otherwise one ``·`` per such input."""
+    if not node.no_grad_inputs:
+        return []
+    children = set()
+    for i in node.inputs:
+        child = graph.nodes[i]
+        children.update(filter(None, (child.name, child.leaf, child.label)))
+    names = [t for t in _IDENTIFIER.findall(node.label) if t not in children]
+    names = list(dict.fromkeys(names))  # each once, in order
+    if len(names) != node.no_grad_inputs:
+        return ["·"] * node.no_grad_inputs
+    return names
+
+
+@dataclass(frozen=True)
+class _Line:
+    """What one tree line stands for."""
+
+    node_id: int | None  # the graph node; None for a "+ x (no grad)" line
+    key: NodeKey | None
+    repeat: bool = False  # "↑ see above": a node drawn in full higher up
+    depth: int = 0
+
+
+class _GraphTree(Tree[_Line]):
+    """The Tree, with selection not toggling (enter shows a node; space folds it)."""
+
+    DEFAULT_CSS = """
+    _GraphTree {
+        background: transparent;
+        height: 1fr;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+
+class GraphPane(Vertical):
+    """The autograd graph of the current step, from the root down to the parameters.
+
+    Each line: PyTorch's node class, ``name = expression``, the output's shape and, after
+    backward, ∇ (the norm of the gradient that flowed into the node). Leaves are marked ◆.
+    Space folds a line, enter selects it (``GraphPane.NodeSelected``).
+    """
+
+    DEFAULT_CSS = """
+    GraphPane {
+        border: round $primary-darken-1;
+        border-title-color: $text-muted;
+        height: 1fr;
+        padding: 0 0 0 1;
+    }
+    GraphPane:focus-within {
+        border: round $primary-lighten-1;
+        border-title-color: $text;
+    }
+    GraphPane > #graph-hint {
+        color: $text-muted;
+        padding: 1 0;
+    }
+    GraphPane > .graph-pane--leaf { color: $text-accent; }
+    GraphPane > .graph-pane--loss { color: $text-primary; }
+    GraphPane > .graph-pane--bad { color: $error; text-style: bold; }
+    GraphPane > .graph-pane--dim { color: $text-muted; }
+    GraphPane > .graph-pane--grad { color: $text-success; }
+    """
+
+    COMPONENT_CLASSES = {
+        "graph-pane--leaf",
+        "graph-pane--loss",
+        "graph-pane--bad",
+        "graph-pane--dim",
+        "graph-pane--grad",
+    }
+
+    EXPAND_ALL_LINES = 32
+    """A graph whose full tree has at most this many lines (and depth) opens fully."""
+    DEFAULT_DEPTH = 6
+    """Otherwise lines above this depth open by default, deeper ones start folded."""
+
+    class NodeSelected(Message):
+        """The learner selected a graph node (enter or click): show it in the Tensor pane."""
+
+        def __init__(self, node: GraphNode) -> None:
+            super().__init__()
+            self.node = node
+            """The selected node (for a "see above" line, the node it refers to)."""
+
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.border_title = "Graph"
+        self._report: Report | None = None
+        """The report last shown (or waiting for the pane to mount)."""
+        self._graph: Graph | None = None
+        """The graph drawn now."""
+        self._keys: list[NodeKey] = []
+        """``node_keys`` of the drawn graph."""
+        self._choices: dict[NodeKey, bool] = {}
+        """Expanded (True) or collapsed (False), as the learner left each keyed line."""
+        self._shape: tuple | None = None
+        """The drawn tree's structure; the same structure is updated in place."""
+        self._lines: list[TreeNode[_Line]] = []
+        """Tree nodes in drawing order (graph lines and no-grad lines)."""
+        self._first: dict[int, TreeNode[_Line]] = {}
+        """Graph node id → the line that draws it in full."""
+        self._cursor_key: NodeKey | None = None
+        """The key of the line the cursor was on, to put it back after a rebuild."""
+        self._styles: dict[str, Style] = {}
+        """The component classes' styles, read at each draw."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(HINT, id="graph-hint")
+        tree: _GraphTree = _GraphTree("autograd graph", id="graph-tree")
+        tree.show_root = False
+        tree.auto_expand = False  # enter selects a node; space (or a click on ▶) folds it
+        tree.guide_depth = 3
+        yield tree
+
+    def on_mount(self) -> None:
+        self._draw()
+
+    @property
+    def tree(self) -> Tree[_Line]:
+        """The Tree widget inside (focus it to move with the keys)."""
+        return self.query_one("#graph-tree", Tree)
+
+    @property
+    def graph(self) -> Graph | None:
+        """The graph drawn now, or None before forward."""
+        return self._graph
+
+    # -- public API -------------------------------------------------------------
+
+    def show(self, report: Report) -> None:
+        """Draw the graph of ``report`` (or the hint when there is none yet)."""
+        self._report = report
+        if self.is_mounted:
+            self._draw()
+
+    def select_node(self, node_id: int) -> bool:
+        """Move the cursor to graph node ``node_id``, opening the lines above it.
+
+        Does not post ``NodeSelected`` (the caller already has the node). Returns False
+        when the node is not in the drawn graph.
+        """
+        line = self._first.get(node_id)
+        if line is None:
+            return False
+        parent = line.parent
+        while parent is not None and not parent.is_root:
+            if not parent.is_expanded:
+                parent.expand()
+            parent = parent.parent
+        tree = self.tree
+        _ = tree.last_line  # lay the lines out now, so the node knows its line number
+        tree.move_cursor(line)
+        tree.scroll_to_node(line, animate=False)
+        return True
+
+    def line_texts(self) -> list[str]:
+        """The visible lines as plain text (what a learner reads), top to bottom."""
+        tree = self.tree
+        out = []
+        for y in range(tree.last_line + 1):
+            node = tree.get_node_at_line(y)
+            if node is None:
+                break
+            depth = node.data.depth if node.data else 0
+            fold = ("▼ " if node.is_expanded else "▶ ") if node.allow_expand else ""
+            out.append("  " * depth + fold + node.label.plain)
+        return out
+
+    # -- events -------------------------------------------------------------------
+
+    @on(Tree.NodeExpanded)
+    def _remember_expanded(self, event: Tree.NodeExpanded[_Line]) -> None:
+        event.stop()
+        if event.node.data is not None and event.node.data.key is not None:
+            self._choices[event.node.data.key] = True
+
+    @on(Tree.NodeCollapsed)
+    def _remember_collapsed(self, event: Tree.NodeCollapsed[_Line]) -> None:
+        event.stop()
+        if event.node.data is not None and event.node.data.key is not None:
+            self._choices[event.node.data.key] = False
+
+    @on(Tree.NodeSelected)
+    def _selected(self, event: Tree.NodeSelected[_Line]) -> None:
+        event.stop()
+        line = event.node.data
+        if self._graph is None or line is None or line.node_id is None:
+            return
+        self.post_message(self.NodeSelected(self._graph.nodes[line.node_id]))
+
+    # -- drawing --------------------------------------------------------------------
+
+    def _style(self, name: str) -> Style:
+        """A component class's colour and weight, without its background (so the cursor
+        line's background shows through). Read once per draw, so it follows the theme."""
+        return self._styles[name]
+
+    def _read_styles(self) -> None:
+        for name in ("leaf", "loss", "bad", "dim", "grad"):
+            style = self.get_component_rich_style(f"graph-pane--{name}")
+            self._styles[name] = Style(color=style.color, bold=style.bold, italic=style.italic)
+
+    def _draw(self) -> None:
+        report = self._report
+        graph = None if report is None else report.graph
+        hint = self.query_one("#graph-hint", Static)
+        tree = self.tree
+        self._graph = graph
+        if report is None or graph is None:
+            # The tree stays displayed (empty), so it keeps the focus between steps.
+            self.border_title = "Graph" if report is None else f"Graph · {report.position}"
+            hint.display = True
+            self._remember_cursor()
+            tree.clear()
+            self._shape, self._lines, self._first, self._keys = None, [], {}, []
+            return
+        hint.display = False
+        self._read_styles()
+        self.border_title = f"Graph · {report.position} · {len(graph.nodes)} nodes"
+        self._keys = node_keys(graph)
+        entries = self._layout(graph)
+        shape = tuple((e.key, e.repeat, e.depth, text) for e, text in entries)
+        if shape == self._shape:
+            for tree_node, (line, text) in zip(self._lines, entries, strict=True):
+                tree_node.data = line
+                tree_node.set_label(self._label(graph, line, text))
+            return
+        self._rebuild(tree, graph, entries)
+        self._shape = shape
+
+    def _layout(self, graph: Graph) -> list[tuple[_Line, str]]:
+        """The tree's lines in drawing order (depth first, inputs in order), iteratively:
+        a deep graph would overflow recursion. The text is set for no-grad lines only."""
+        keys = self._keys
+        entries: list[tuple[_Line, str]] = []
+        drawn: set[int] = set()
+        stack: list[tuple[int | None, int, str]] = [(0, 0, "")]
+        while stack:
+            node_id, depth, text = stack.pop()
+            if node_id is None:
+                entries.append((_Line(None, None, depth=depth), text))
+                continue
+            repeat = node_id in drawn
+            entries.append((_Line(node_id, keys[node_id], repeat, depth), ""))
+            if repeat:
+                continue
+            drawn.add(node_id)
+            node = graph.nodes[node_id]
+            stack.extend((None, depth + 1, n) for n in reversed(no_grad_names(graph, node)))
+            stack.extend((child, depth + 1, "") for child in reversed(node.inputs))
+        return entries
+
+    def _remember_cursor(self) -> None:
+        cursor = self.tree.cursor_node
+        if cursor is not None and cursor.data is not None and cursor.data.key is not None:
+            self._cursor_key = cursor.data.key
+
+    def _rebuild(self, tree: Tree[_Line], graph: Graph, entries: list[tuple[_Line, str]]) -> None:
+        self._remember_cursor()
+        cursor_key = self._cursor_key
+        tree.clear()
+        expand_all = (
+            len(entries) <= self.EXPAND_ALL_LINES
+            and max(e.depth for e, _ in entries) <= self.EXPAND_ALL_LINES // 3
+        )
+        has_children = {
+            i
+            for i, (line, _) in enumerate(entries)
+            if i + 1 < len(entries) and entries[i + 1][0].depth > line.depth
+        }
+        parents: list[TreeNode[_Line]] = [tree.root]  # parents[d]: the open parent at depth d
+        self._lines, self._first = [], {}
+        restore = None
+        for i, (line, text) in enumerate(entries):
+            parent = parents[line.depth]
+            label = self._label(graph, line, text)
+            if i in has_children:
+                default = expand_all or line.depth < self.DEFAULT_DEPTH
+                expand = self._choices.get(line.key, default) if line.key else default
+                tree_node = parent.add(label, line, expand=expand)
+                del parents[line.depth + 1 :]
+                parents.append(tree_node)
+            else:
+                tree_node = parent.add_leaf(label, line)
+            self._lines.append(tree_node)
+            if line.node_id is not None and not line.repeat:
+                self._first[line.node_id] = tree_node
+                if restore is None and line.key == cursor_key:
+                    restore = tree_node
+        if restore is not None:
+            _ = tree.last_line
+            tree.move_cursor(restore)
+
+    def _label(self, graph: Graph, line: _Line, text: str) -> Text:
+        """One line: kind, name = expression, shape, ∇; ◆ for a leaf; marks for inf/NaN."""
+        dim = self._style("dim")
+        if line.node_id is None:
+            return Text.assemble(("+ ", dim), (text, dim), (" (no grad)", dim))
+        node = graph.nodes[line.node_id]
+        bad = node.stats is not None and not node.stats.finite
+        if node.is_leaf:
+            tone = self._style("leaf")
+        elif node.stage == "loss":
+            tone = self._style("loss")
+        else:
+            tone = Style()
+        if bad:
+            tone = self._style("bad")
+        label = Text()
+        if node.is_leaf:
+            label.append("◆ ", tone)
+            label.append(node.kind, tone)
+            label.append(" ")
+            label.append(node.leaf or node.label, tone + _BOLD)
+        else:
+            label.append(node.kind, tone)
+            label.append("  ")
+            if node.name:
+                label.append(node.name, _BOLD + tone)
+                label.append(" = ", dim)
+            label.append(node.label, tone if bad else Style())
+        if line.repeat:
+            label.append("  ↑ see above", dim)
+            return label
+        label.append(f"  {fmt.shape(node.shape)}", dim)
+        if bad and node.stats is not None:
+            label.append(f"  ✗ {node.stats.nonfinite} inf/NaN", self._style("bad"))
+        if node.grad_stats is not None:
+            grad_bad = not node.grad_stats.finite
+            label.append(
+                f"  ∇ {fmt.num(node.grad_stats.norm)}" + (" ✗" if grad_bad else ""),
+                self._style("bad" if grad_bad else "grad"),
+            )
+        return label

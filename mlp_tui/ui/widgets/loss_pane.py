@@ -1,0 +1,530 @@
+"""The Loss pane: the loss curve, a one-line metrics row and, for 2-D data, the decision boundary.
+
+Why downsample: ``textual-plotext``'s ``PlotextPlot`` rebuilds the whole plot every time it
+renders, and ``plotext.build()`` costs about 66 ms at 5,000 points against about 10 ms at
+300. A terminal column cannot show more than two braille dots across anyway, so the curve
+is cut into one bucket per column and each bucket keeps its minimum and its maximum (in
+step order): a single spike survives, where averaging or striding would hide it.
+
+Why the plots rebuild lazily: the data goes in with ``show``/``show_boundary``, and the
+plotext calls happen in ``render()``, which Textual runs only after a ``refresh()`` or a
+resize. So a repaint caused by another pane costs nothing here, a resize re-buckets for the
+new width, and ``show`` refreshes only when the losses changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+from collections.abc import Sequence
+
+import torch
+from rich import errors
+from rich.color import Color, ColorParseError
+from rich.console import Console
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Container, Vertical
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Static
+from textual_plotext.plot import Plot
+
+from mlp_tui.session.report import Boundary, Report
+from mlp_tui.ui.format import num
+
+__all__ = [
+    "CLASS_COLORS",
+    "POINT_MARKERS",
+    "BoundaryPlot",
+    "LossCurve",
+    "LossPane",
+    "PlotLines",
+    "diverged_at",
+    "downsample",
+]
+
+CURVE_COLOR = (255, 170, 60)
+"""RGB of the loss line (orange, readable on light and dark canvases)."""
+CLASS_COLORS = [
+    (70, 140, 255),  # blue
+    (255, 120, 40),  # orange
+    (80, 200, 100),  # green
+    (200, 100, 230),  # purple
+    (230, 210, 60),  # yellow
+    (60, 210, 210),  # cyan
+    (240, 80, 120),  # pink
+    (170, 170, 170),  # grey
+]
+"""RGB per class (cycled): the data points in full, the grid behind them dimmed."""
+POINT_MARKERS = ["o", "x", "+", "*", "#", "@", "%", "&"]
+"""The data points' marker per class (cycled): the classes stay apart without colour."""
+GRID_MARKERS = ["·", "░", ":", "-", "'", "=", "~", "^"]
+"""The grid's marker per predicted class (cycled): regions stay apart without colour."""
+REGRESSION_MARKERS = [" ", "·", ":", "░", "▒"]
+"""Grid markers for a regression output, low to high (denser is higher)."""
+REGRESSION_COLORS = [
+    (50, 110, 230),
+    (110, 150, 220),
+    (170, 170, 170),
+    (230, 150, 90),
+    (255, 110, 30),
+]
+"""RGB of the regression bins, low (blue) to high (orange)."""
+_GRID_DIM = 0.55  # the grid's colour is the class colour at this brightness
+_MIN_PLOT = (16, 5)  # below this (width, height) a plot is replaced by a short text
+_Y_LABEL = 8  # columns plotext needs for y tick labels and the frame, roughly
+
+
+def downsample(values: Sequence[float], buckets: int) -> tuple[list[int], list[float]]:
+    """At most ``2 * buckets`` (step, value) points: the min and max of each bucket.
+
+    Steps count from 1. Non-finite values are dropped first (plotext cannot place them);
+    the rest is cut into ``buckets`` runs of near-equal length and each run keeps its
+    smallest and largest value, in step order, so spikes and dips stay visible and the
+    overall min/max are exactly those of the data.
+    """
+    if all(map(math.isfinite, values)):
+        steps = list(range(1, len(values) + 1))
+        ys = list(values)
+    else:
+        steps = [i for i, v in enumerate(values, 1) if math.isfinite(v)]
+        ys = [values[i - 1] for i in steps]
+    n = len(ys)
+    buckets = max(1, buckets)
+    if n <= 2 * buckets:
+        return steps, ys
+    out_steps: list[int] = []
+    out_ys: list[float] = []
+    for b in range(buckets):
+        lo, hi = b * n // buckets, (b + 1) * n // buckets
+        chunk = ys[lo:hi]
+        i_min = lo + chunk.index(min(chunk))
+        i_max = lo + chunk.index(max(chunk))
+        for i in sorted({i_min, i_max}):
+            out_steps.append(steps[i])
+            out_ys.append(ys[i])
+    return out_steps, out_ys
+
+
+def diverged_at(losses: Sequence[float]) -> tuple[int, float] | None:
+    """The first step (from 1) whose loss is inf/NaN, and that loss; None if all finite."""
+    if all(map(math.isfinite, losses)):
+        return None
+    step = next(i for i, v in enumerate(losses, 1) if not math.isfinite(v))
+    return step, losses[step - 1]
+
+
+def _dim(rgb: tuple[int, int, int], factor: float = _GRID_DIM) -> tuple[int, int, int]:
+    r, g, b = rgb
+    return round(r * factor), round(g * factor), round(b * factor)
+
+
+def _ticks(lo: float, hi: float, count: int, log: bool) -> tuple[list[float], list[str]]:
+    """Tick positions and short labels (``format.num``) for the y axis."""
+    if log:
+        first, last = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+        stride = max(1, math.ceil((last - first) / max(count - 1, 1)))
+        exps = list(range(first, last + 1, stride))
+        ticks = [10.0**e for e in exps]
+    else:
+        count = max(count, 2)
+        ticks = [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+    return ticks, [num(t, 3) for t in ticks]
+
+
+def _fits(width: int, height: int) -> bool:
+    return width >= _MIN_PLOT[0] and height >= _MIN_PLOT[1]
+
+
+@functools.lru_cache(maxsize=256)
+def _rich_color(color: object) -> Color | None:
+    """A plotext colour (RGB tuple, 0-255 code or name; "default": none) as a Rich colour."""
+    if isinstance(color, tuple):
+        return Color.from_rgb(*color)
+    if isinstance(color, int):
+        return Color.from_ansi(color)
+    if color in (None, "default"):
+        return None
+    try:
+        return Color.parse(str(color).rstrip("+"))
+    except ColorParseError:
+        return None
+
+
+class PlotLines(Widget):
+    """A plotext figure drawn with the line API, rebuilt only when its data or size changes.
+
+    Why not ``PlotextPlot`` itself: it renders ``plotext.build()``'s ANSI string, which
+    Rich parses back (``Text.from_ansi``) and Textual lays out again, so half of each
+    rebuild went into producing and re-reading escape codes. Here plotext builds its
+    character and colour matrices (``_build_matrix``, the same internals ``PlotextPlot``
+    relies on, with the colourless "clear" theme so the widget's own background and
+    foreground show) and they become ``Strip``s directly, runs of one colour per segment.
+    """
+
+    DEFAULT_CSS = """
+    PlotLines { width: 1fr; height: 1fr; min-width: 4; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.plt = Plot()
+        """The plotext figure (``textual_plotext``'s wrapper: no global state)."""
+        self.builds = 0
+        """How many times the figure was rebuilt (for tests and benchmarks)."""
+        self._strips: list[Strip] | None = None
+        self._strips_key: tuple | None = None
+
+    def draw(self, width: int, height: int) -> Text | None:
+        """Set the figure up for this size; or return a short text to show instead."""
+        raise NotImplementedError
+
+    def invalidate(self) -> None:
+        """The data changed: rebuild on the next paint."""
+        self._strips = None
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width, height = self.size
+        base = self.visual_style.rich_style  # widget background and foreground
+        key = (width, height, base)
+        if self._strips is None or self._strips_key != key:
+            self._strips = self._build(width, height, base)
+            self._strips_key = key
+        if 0 <= y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(width, base)
+
+    def _build(self, width: int, height: int, base: Style) -> list[Strip]:
+        if width <= 0 or height <= 0:
+            return []
+        plt = self.plt
+        plt.clear_figure()
+        message = self.draw(width, height)
+        if message is not None:
+            message.truncate(width)
+            segments = list(message.render(Console(width=width, color_system="truecolor")))
+            line = Strip([s for s in segments if s.text != "\n"]).apply_style(base)
+            return [line.adjust_cell_length(width, base)]
+        self.builds += 1
+        plt.theme("clear")
+        plt.plotsize(width, height)
+        plt._set_size(width, height)  # as PlotextPlot.render does (textual-plotext issue #5)
+        plt._set_sizes()
+        plt._build_matrix()
+        matrix = plt.monitor.matrix
+        styles: dict[tuple[object, object], Style] = {}
+
+        def style_of(fg: object, extra: object) -> Style:
+            key = (fg, extra)
+            if key not in styles:
+                style = Style(color=_rich_color(fg))
+                if isinstance(extra, str) and extra != "default":
+                    with contextlib.suppress(errors.StyleSyntaxError):
+                        style += Style.parse(extra)
+                styles[key] = base + style
+            return styles[key]
+
+        strips = []
+        for row in range(matrix.rows - 1, -1, -1):  # plotext's row 0 is the bottom line
+            markers, fgs, extras = matrix.marker[row], matrix.fullground[row], matrix.style[row]
+            segments = []
+            start = 0
+            for col in range(1, matrix.cols + 1):
+                if col == matrix.cols or fgs[col] != fgs[start] or extras[col] != extras[start]:
+                    text = "".join(markers[start:col])
+                    segments.append(Segment(text, style_of(fgs[start], extras[start])))
+                    start = col
+            strips.append(Strip(segments).adjust_cell_length(width, base))
+        return strips
+
+
+class LossCurve(PlotLines):
+    """The loss per step, downsampled to the width, on a log axis when it spans decades."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.losses: tuple[float, ...] = ()
+        """All the losses so far, one per step (not downsampled)."""
+        self.plotted_points: tuple[tuple[int, ...], tuple[float, ...]] = ((), ())
+        """The (steps, losses) last handed to plotext: what the curve really draws."""
+        self.log_scale = False
+        """Whether the last build used a log y axis (the finite losses span > 2 decades)."""
+
+    def set_losses(self, losses: tuple[float, ...]) -> None:
+        self.losses = losses
+        self.invalidate()
+
+    def draw(self, width: int, height: int) -> Text | None:
+        if not self.losses:
+            return Text("the loss curve starts after the first loss phase", style="dim")
+        if not _fits(width, height):
+            return Text("")
+        steps, ys = downsample(self.losses, width)
+        self.plotted_points = (tuple(steps), tuple(ys))
+        if not ys:  # every loss is inf/NaN
+            return Text("no finite loss to plot", style="bold red")
+        plt = self.plt
+        lo, hi = min(ys), max(ys)
+        self.log_scale = lo > 0 and hi / lo > 100
+        if self.log_scale:
+            plt.yscale("log")
+        elif hi == lo:
+            pad = abs(lo) * 0.1 or 1.0
+            lo, hi = lo - pad, hi + pad
+            plt.ylim(lo, hi)
+        plt.yticks(*_ticks(lo, hi, max(2, min(5, (height - 2) // 2)), self.log_scale))
+        last = len(self.losses)
+        xticks = sorted({1, (1 + last) // 2, last}) if width >= 30 else sorted({1, last})
+        plt.xticks(xticks, [str(t) for t in xticks])
+        plt.xlim(1, max(last, 2))
+        plt.plot(steps, ys, marker="braille", color=CURVE_COLOR)
+        return None
+
+
+class BoundaryPlot(PlotLines):
+    """The model's prediction over a grid around 2-D data, with the data points on top."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.boundary: Boundary | None = None
+        """The grid and data drawn, as last given to ``set_boundary``."""
+
+    def set_boundary(self, boundary: Boundary | None) -> bool:
+        """Keep ``boundary``; refresh only if it differs from the one drawn. True if it did."""
+        old = self.boundary
+        same = (
+            old is not None
+            and boundary is not None
+            and old.classification == boundary.classification
+            and old.values.shape == boundary.values.shape
+            and torch.equal(old.values, boundary.values)
+            and torch.equal(old.xs, boundary.xs)
+            and torch.equal(old.ys, boundary.ys)
+            and torch.equal(old.points, boundary.points)
+            and torch.equal(old.labels, boundary.labels)
+        )
+        self.boundary = boundary
+        if not same:
+            self.invalidate()
+        return not same
+
+    def grid_size(self, size: tuple[int, int] | None = None) -> tuple[int, int]:
+        """(columns, rows) of the plot's canvas at ``size`` (default: the current size): ask
+        ``Session.boundary`` for this grid and every cell gets exactly one grid marker.
+        Any other grid is resampled to it (nearest grid point per cell)."""
+        width, height = self.size if size is None else size
+        y_labels = self._axis(self.boundary)[3] if self.boundary is not None else ["-0.00"]
+        title = 1 if height >= 10 else 0
+        return max(2, width - max(map(len, y_labels)) - 2), max(2, height - 3 - title)
+
+    @staticmethod
+    def _axis(b: Boundary) -> tuple[list[float], list[str], list[float], list[str]]:
+        """x ticks and labels, y ticks and labels: both ends and the middle of the grid."""
+        x0, x1, y0, y1 = (b.xs[0].item(), b.xs[-1].item(), b.ys[0].item(), b.ys[-1].item())
+        xt, yt = [x0, (x0 + x1) / 2, x1], [y0, (y0 + y1) / 2, y1]
+        return xt, [num(t, 2) for t in xt], yt, [num(t, 2) for t in yt]
+
+    def draw(self, width: int, height: int) -> Text | None:
+        b = self.boundary
+        if b is None or not _fits(width, height):
+            return Text("")
+        columns, rows = self.grid_size((width, height))
+        # Nearest grid point for each canvas cell: one marker per cell, no gaps or overlaps.
+        col_index = torch.linspace(0, len(b.xs) - 1, columns).round().long()
+        row_index = torch.linspace(0, len(b.ys) - 1, rows).round().long()
+        x0, x1, y0, y1 = (b.xs[0].item(), b.xs[-1].item(), b.ys[0].item(), b.ys[-1].item())
+        xs, ys = torch.linspace(x0, x1, columns), torch.linspace(y0, y1, rows)
+        values = b.values[row_index][:, col_index]  # (rows, columns)
+        gx = xs.expand(rows, -1).reshape(-1)  # (rows*columns,) x of each canvas cell
+        gy = ys[:, None].expand(-1, columns).reshape(-1)
+        plt = self.plt
+        if b.classification:
+            classes = values.reshape(-1).long()
+            labels = b.labels.long()
+            for k in sorted(set(classes.tolist()) | set(labels.tolist())):
+                color = CLASS_COLORS[k % len(CLASS_COLORS)]
+                mask = classes == k
+                if mask.any():
+                    plt.scatter(
+                        gx[mask].tolist(),
+                        gy[mask].tolist(),
+                        marker=GRID_MARKERS[k % len(GRID_MARKERS)],
+                        color=_dim(color),
+                    )
+            for k in sorted(set(labels.tolist())):
+                mask = labels == k
+                plt.scatter(
+                    b.points[mask, 0].tolist(),
+                    b.points[mask, 1].tolist(),
+                    marker=POINT_MARKERS[k % len(POINT_MARKERS)],
+                    color=CLASS_COLORS[k % len(CLASS_COLORS)],
+                )
+            title = f"decision boundary · {len(set(labels.tolist()))} classes"
+        else:
+            flat = values.reshape(-1).float()
+            finite = flat[torch.isfinite(flat)]
+            lo = finite.min().item() if len(finite) else 0.0
+            hi = finite.max().item() if len(finite) else 1.0
+            levels = len(REGRESSION_MARKERS)
+
+            def bins(v: torch.Tensor) -> torch.Tensor:
+                scaled = (v.float() - lo) / (hi - lo) if hi > lo else torch.zeros_like(v)
+                return (scaled.nan_to_num(0.0) * levels).clamp(0, levels - 1).long()
+
+            grid_bins, point_bins = bins(flat), bins(b.labels.reshape(-1))
+            for k in range(levels):
+                mask = grid_bins == k
+                if mask.any() and REGRESSION_MARKERS[k] != " ":
+                    plt.scatter(
+                        gx[mask].tolist(),
+                        gy[mask].tolist(),
+                        marker=REGRESSION_MARKERS[k],
+                        color=_dim(REGRESSION_COLORS[k]),
+                    )
+            for k in range(levels):
+                mask = point_bins == k
+                if mask.any():
+                    plt.scatter(
+                        b.points[mask, 0].tolist(),
+                        b.points[mask, 1].tolist(),
+                        marker="o",
+                        color=REGRESSION_COLORS[k],
+                    )
+            title = f"prediction {num(lo, 3)} … {num(hi, 3)}"
+        if height >= 10:
+            plt.title(title)
+        plt.xlim(x0, x1)
+        plt.ylim(y0, y1)
+        x_ticks, x_labels, y_ticks, y_labels = self._axis(b)
+        plt.xticks(x_ticks, x_labels)
+        plt.yticks(y_ticks, y_labels)
+        return None
+
+
+class LossPane(Vertical):
+    """Is it learning? The loss per step, the latest figures and, for 2-D data, the boundary.
+
+    Layout follows the room: the two plots side by side when the pane is at least
+    ``WIDE`` columns wide, stacked when it is narrower but at least ``TALL`` rows high,
+    and the boundary hidden otherwise, so the curve always keeps enough room to read.
+    """
+
+    DEFAULT_CSS = """
+    LossPane { border: round $primary-darken-1; height: 1fr; }
+    LossPane:focus-within { border: round $primary; }
+    LossPane > #loss-metrics { height: 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    LossPane > #loss-plots { layout: horizontal; height: 1fr; }
+    LossPane.-stacked > #loss-plots { layout: vertical; }
+    LossPane > #loss-plots > #loss-boundary { display: none; }
+    LossPane.-boundary > #loss-plots > #loss-boundary { display: block; }
+    LossPane.-boundary.-cramped > #loss-plots > #loss-boundary { display: none; }
+    """
+
+    WIDE = 90
+    """Outer width (columns) from which the curve and the boundary sit side by side."""
+    TALL = 20
+    """Outer height (rows) from which a narrow pane stacks the boundary under the curve."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.border_title = "Loss"
+        self._losses_key: tuple[int, str, str] | None = None
+        self._metrics_plain = ""
+        self._accuracy_at: tuple[int, float] | None = None  # (len(losses), accuracy)
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="loss-metrics")
+        with Container(id="loss-plots"):
+            yield LossCurve(id="loss-curve")
+            yield BoundaryPlot(id="loss-boundary")
+
+    @property
+    def curve(self) -> LossCurve:
+        return self.query_one(LossCurve)
+
+    @property
+    def boundary_plot(self) -> BoundaryPlot:
+        return self.query_one(BoundaryPlot)
+
+    @property
+    def metrics_text(self) -> str:
+        """The metrics row as plain text (what the row says, without colour)."""
+        return self._metrics_plain
+
+    @property
+    def boundary_visible(self) -> bool:
+        """Whether the boundary plot is on screen (2-D data and room enough)."""
+        return self.boundary_plot.display
+
+    def boundary_grid(self) -> tuple[int, int]:
+        """(columns, rows) to ask ``Session.boundary`` for: one grid point per plot cell.
+
+        While the plot is hidden (no boundary shown yet) its size is estimated from the
+        layout it will get: half the plots' width side by side, half their height stacked."""
+        plot = self.boundary_plot
+        if plot.size.area:
+            return plot.grid_size()
+        width, height = self.query_one("#loss-plots").size
+        if self.has_class("-stacked"):
+            height //= 2
+        else:
+            width //= 2
+        return plot.grid_size((width, height))
+
+    def show(self, report: Report) -> None:
+        """Update the metrics row; re-plot the curve only if the losses changed."""
+        losses = report.losses
+        key = (len(losses), repr(losses[0]), repr(losses[-1])) if losses else (0, "", "")
+        if key != self._losses_key:
+            self._losses_key = key
+            self.curve.set_losses(losses)
+        self._show_metrics(report)
+
+    def show_boundary(self, boundary: Boundary | None) -> None:
+        """Draw ``boundary`` (from ``Session.boundary``); None hides the plot (not 2-D data)."""
+        self.set_class(boundary is not None, "-boundary")
+        self.boundary_plot.set_boundary(boundary)
+
+    def clear(self) -> None:
+        """Forget everything shown (a different scenario is opening)."""
+        self._losses_key = None
+        self._accuracy_at = None
+        self.curve.set_losses(())
+        self.show_boundary(None)
+        self._set_metrics(Text(""))
+
+    def _show_metrics(self, report: Report) -> None:
+        losses = report.losses
+        text = Text()
+        text.append(f"step {report.step}", style="bold")
+        last = losses[-1] if losses else None
+        text.append(f" · loss {num(last)}")
+        if report.accuracy is not None:
+            self._accuracy_at = (len(losses), report.accuracy)
+        accuracy = report.accuracy
+        if accuracy is None and self._accuracy_at and self._accuracy_at[0] == len(losses):
+            accuracy = self._accuracy_at[1]  # between phases: still the last step's figure
+        if accuracy is not None:
+            text.append(f" · acc {accuracy:.1%}")
+        bad = diverged_at(losses)
+        if bad is not None:
+            step, value = bad
+            text.append(f" · diverged: loss is {num(value)} at step {step}", style="bold red")
+        self._set_metrics(text)
+        self.border_title = f"Loss · step {report.step}" if report.step else "Loss"
+
+    def _set_metrics(self, text: Text) -> None:
+        if text.plain != self._metrics_plain:
+            self._metrics_plain = text.plain
+            self.query_one("#loss-metrics", Static).update(text)
+
+    def on_resize(self) -> None:
+        width, height = self.outer_size
+        wide = width >= self.WIDE
+        self.set_class(not wide, "-stacked")
+        self.set_class(not wide and height < self.TALL, "-cramped")

@@ -1,0 +1,215 @@
+"""The .grad pane, fed real reports from a real session, in a headless Textual app.
+
+pytest-asyncio is not installed: each test is a plain function running its coroutine with
+``asyncio.run``. What the pane displays is read from its Statics' content (plain text) and
+from its heatmaps' values; expected figures are computed independently from the live
+parameters' ``.grad``, not taken from the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Callable
+
+import torch
+from textual.app import App, ComposeResult
+from textual.widgets import Static
+
+from mlp_tui.scenarios import open_scenario
+from mlp_tui.scenarios.mistakes import make_parameters_non_leaf
+from mlp_tui.scratch import MLP, SGD, Tanh, binary_cross_entropy_with_logits
+from mlp_tui.session.report import Report
+from mlp_tui.session.session import Session
+from mlp_tui.ui.format import num, shape
+from mlp_tui.ui.widgets.grad_pane import ACCUMULATING, GradPane
+from mlp_tui.ui.widgets.heatmap import Heatmap
+
+
+class GradApp(App[None]):
+    """A screen holding one GradPane."""
+
+    def compose(self) -> ComposeResult:
+        yield GradPane()
+
+
+def shown(*reports: Report, size: tuple[int, int] = (100, 30)) -> list[dict]:
+    """Show each report in turn; after each, what the pane displays.
+
+    Returns one dict per report: ``title``, ``lines`` (the text of every visible Static,
+    in order), ``headers`` (name → header text), ``heatmaps`` (the drawn matrices).
+    """
+
+    async def run() -> list[dict]:
+        app = GradApp()
+        out = []
+        async with app.run_test(size=size) as pilot:
+            pane = app.query_one(GradPane)
+            for report in reports:
+                pane.show(report)
+                await pilot.pause()
+                statics = [s for s in pane.query(Static) if s.display]
+                headers = {
+                    str(s.content).split(" ", 1)[0]: str(s.content)
+                    for s in pane.query(".param-header")
+                }
+                out.append(
+                    {
+                        "title": str(pane.border_title),
+                        "lines": "\n".join(str(s.content) for s in statics),
+                        "headers": headers,
+                        "heatmaps": [h.values for h in pane.query(Heatmap)],
+                    }
+                )
+        return out
+
+    return asyncio.run(run())
+
+
+def advance(session: Session, phases: int) -> Report:
+    report = session.report()
+    for _ in range(phases):
+        report = session.next_phase()
+    return report
+
+
+def xor_session() -> Session:
+    return open_scenario("xor").session
+
+
+def test_after_backward_each_parameter_shows_its_grad_norm_and_values() -> None:
+    s = xor_session()
+    report = advance(s, 4)  # zero_grad, forward, loss, backward
+    [view] = shown(report)
+    assert view["title"] == ".grad · after backward #1"
+    assert list(view["headers"]) == ["W0", "b0", "W1", "b1"]
+    for (name, p), heatmap in zip(s.named, view["heatmaps"], strict=True):
+        header = view["headers"][name]
+        assert shape(tuple(p.shape)) in header
+        assert f"‖g‖ {num(p.grad.norm().item())}" in header  # the live tensor's norm
+        assert "(was None)" in header  # zero_grad ran: nothing to add onto
+        lo, hi = num(p.grad.min().item()), num(p.grad.max().item())
+        assert (f"= {lo}" if p.numel() == 1 else f"{lo} … {hi}") in view["lines"]
+        assert torch.equal(heatmap.reshape(p.grad.shape), p.grad)
+    assert "zero_grad is OFF" not in view["lines"]
+
+
+def test_zero_grad_off_warns_and_after_is_before_plus_this_backward() -> None:
+    s = xor_session()
+    s.step()
+    first = [p.grad.clone() for p in s.params]  # step 1's gradients, from the live tensors
+    s.zero_grad_enabled = False
+    skipped, _, _, report = (s.next_phase() for _ in range(4))  # up to step 2's backward
+    before_view, view = shown(skipped, report)
+
+    # After the skipped zero_grad: the old gradient is still there, waiting to be added onto.
+    assert ACCUMULATING in before_view["lines"]
+    assert before_view["title"] == ".grad · before backward"
+    for (name, _), old, heatmap in zip(s.named, first, before_view["heatmaps"], strict=True):
+        assert "left over" in before_view["headers"][name]
+        assert torch.equal(heatmap.reshape(old.shape), old)
+
+    # After backward: the tensors add up, and the header prints their norms.
+    assert ACCUMULATING in view["lines"]
+    for g, (name, p), old in zip(report.grads, s.named, first, strict=True):
+        assert g.accumulated
+        assert torch.equal(g.before, old)
+        assert torch.equal(g.after, p.grad)
+        torch.testing.assert_close(g.before + g.contribution, g.after)
+        header = view["headers"][name]
+        assert f"‖g‖ {num(p.grad.norm().item())}" in header
+        assert f"before ‖{num(old.norm().item(), 3)}‖" in header
+        assert f"this backward ‖{num((p.grad - old).norm().item(), 3)}‖" in header
+
+
+def test_zero_grad_clears_every_grad_to_none() -> None:
+    s = xor_session()
+    s.step()
+    cleared = s.next_phase()  # step 2's zero_grad
+    assert all(p.grad is None for p in s.params)
+    [view] = shown(cleared)
+    assert view["title"] == ".grad · before backward"
+    for name in s.names:
+        assert "None (cleared by zero_grad)" in view["headers"][name]
+    assert all(values is None for values in view["heatmaps"])
+    assert "⚠" not in view["lines"]
+
+
+def test_at_the_start_grads_are_none_with_no_backward_yet() -> None:
+    [view] = shown(xor_session().report())
+    assert view["title"] == ".grad · before backward"
+    assert all("None (no backward yet)" in h for h in view["headers"].values())
+
+
+def test_non_leaf_parameters_are_named_in_a_warning() -> None:
+    torch.manual_seed(0)
+    model = MLP(2, [4], 1, Tanh, "xavier")
+    make_parameters_non_leaf(model)
+    x = torch.randn(32, 2)  # (batch, 2)
+    y = (x[:, :1] * x[:, 1:] > 0).float()  # (batch, 1) XOR of the signs
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch: .grad of a non-leaf accessed
+        optimizer = SGD(model.parameters(), lr=0.1)
+        s = Session(model, binary_cross_entropy_with_logits, optimizer, x, y)
+        report = advance(s, 4)
+    assert {p.subject for p in report.pitfalls if p.kind == "non_leaf"} == set(s.names)
+    [view] = shown(report)
+    warning = next(line for line in view["lines"].splitlines() if "not a leaf" in line)
+    for name, p in s.named:
+        assert f"{name} ({type(p.grad_fn).__name__})" in warning
+        assert ".grad None" in view["headers"][name]
+        assert "not a leaf" in view["headers"][name]
+
+
+def test_a_scenario_with_more_parameters_rebuilds_the_list() -> None:
+    torch.manual_seed(1)
+    model = MLP(2, [8, 8], 1, Tanh, "xavier")
+    x = torch.randn(16, 2)  # (batch, 2)
+    y = (x[:, :1] > 0).float()  # (batch, 1)
+    deep = Session(model, binary_cross_entropy_with_logits, SGD(model.parameters(), lr=0.1), x, y)
+    xor = xor_session()
+    small, big, small_again = shown(advance(xor, 4), advance(deep, 4), xor.report())
+    assert list(small["headers"]) == ["W0", "b0", "W1", "b1"]
+    assert list(big["headers"]) == ["W0", "b0", "W1", "b1", "W2", "b2"]
+    assert len(big["heatmaps"]) == 6
+    assert f"‖g‖ {num(model.layers[4].W.grad.norm().item())}" in big["headers"]["W2"]
+    assert list(small_again["headers"]) == ["W0", "b0", "W1", "b1"]
+    assert len(small_again["heatmaps"]) == 4
+
+
+def test_showing_before_mount_is_applied_on_mount() -> None:
+    s = xor_session()
+    report = advance(s, 4)
+
+    class EarlyApp(App[None]):
+        def compose(self) -> ComposeResult:
+            pane = GradPane()
+            pane.show(report)  # not mounted yet
+            yield pane
+
+    async def run() -> str:
+        app = EarlyApp()
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            return str(app.query_one(GradPane).border_title)
+
+    assert asyncio.run(run()) == ".grad · after backward #1"
+
+
+def snapshot_app() -> tuple[GradApp, Callable]:
+    """Step 2 of XOR with zero_grad switched off, stopped after backward: accumulation."""
+    s = xor_session()
+    s.step()
+    s.zero_grad_enabled = False
+    report = advance(s, 4)
+
+    async def run_before(pilot) -> None:
+        pilot.app.query_one(GradPane).show(report)  # no keys pressed: just draw
+        await pilot.pause()
+
+    return GradApp(), run_before
+
+
+def test_snapshot_after_backward_accumulating(snap_compare) -> None:
+    app, run_before = snapshot_app()
+    assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)

@@ -1,0 +1,413 @@
+"""Tests of the Graph pane, fed with real reports from a real Session in a headless app.
+
+pytest-asyncio is not installed: each test is a plain function running its coroutine with
+``asyncio.run``. The expected node kinds are derived independently, by running an
+identically built model by hand and walking ``grad_fn.next_functions``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+
+import torch
+from textual.app import App, ComposeResult
+from textual.geometry import Region
+from textual.widgets.tree import TreeNode
+
+from mlp_tui.scenarios import open_scenario
+from mlp_tui.scratch import MLP, SGD, ReLU, cross_entropy
+from mlp_tui.session.report import Report
+from mlp_tui.session.session import Session
+from mlp_tui.ui import format as fmt
+from mlp_tui.ui.widgets.graph_pane import HINT, GraphPane, node_keys
+
+SIZE = (100, 30)
+
+
+class GraphApp(App[None]):
+    """One Graph pane; remembers the nodes it was told were selected."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.selected: list = []
+
+    def compose(self) -> ComposeResult:
+        yield GraphPane()
+
+    def on_graph_pane_node_selected(self, message: GraphPane.NodeSelected) -> None:
+        self.selected.append(message.node)
+
+
+def xor_reports(phases: int) -> tuple[Session, list[Report]]:
+    """The xor scenario's session after ``phases`` phases, and each phase's report."""
+    session = open_scenario("xor").session
+    return session, [session.next_phase() for _ in range(phases)]
+
+
+def walk_kinds(root: torch.Tensor) -> Counter[str]:
+    """Class names of every autograd node under ``root``, each node once (a DAG walk)."""
+    seen: set[int] = set()
+    stack = [root.grad_fn]
+    kinds: Counter[str] = Counter()
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        kinds[type(node).__name__] += 1
+        stack.extend(child for child, _ in node.next_functions)
+    return kinds
+
+
+def xor_by_hand() -> tuple[torch.Tensor, torch.Tensor]:
+    """ŷ and the loss of an identically built xor model, computed without the session."""
+    session = open_scenario("xor").session  # seeded: the same weights and data
+    pred = session.model(session.x)  # (200, 1)
+    return pred, session.loss_fn(pred, session.y)
+
+
+def tree_nodes(pane: GraphPane) -> list[TreeNode]:
+    """Every line of the tree in drawing order, folded or not."""
+    out: list[TreeNode] = []
+    stack = list(reversed(pane.tree.root.children))
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(reversed(node.children))
+    return out
+
+
+def kind_of(label: str) -> str:
+    return label.removeprefix("◆ ").split()[0]
+
+
+def full_lines(pane: GraphPane) -> list[TreeNode]:
+    """Lines that draw a graph node in full (not "see above", not "+ x (no grad)")."""
+    return [n for n in tree_nodes(pane) if n.data.node_id is not None and not n.data.repeat]
+
+
+def run(test) -> None:
+    """Mount a GraphPane at 100×30 and run ``test(pilot, pane)``."""
+
+    async def main() -> None:
+        app = GraphApp()
+        async with app.run_test(size=SIZE) as pilot:
+            await test(pilot, app.query_one(GraphPane))
+
+    asyncio.run(main())
+
+
+def test_hint_before_forward() -> None:
+    _, (after_zero_grad,) = xor_reports(1)
+
+    async def test(pilot, pane: GraphPane) -> None:
+        hint = pane.query_one("#graph-hint")
+        assert hint.display and str(hint.render()) == HINT
+        pane.show(after_zero_grad)
+        await pilot.pause()
+        assert after_zero_grad.graph is None
+        assert hint.display and "press n" in str(hint.render())
+        assert pane.line_texts() == []
+        assert pane.border_title == "Graph · step 1 · after zero_grad"
+
+    run(test)
+
+
+def test_tree_has_the_real_node_kinds_after_forward_and_loss() -> None:
+    _, (_, forward, loss) = xor_reports(3)
+    pred, loss_tensor = xor_by_hand()
+
+    async def test(pilot, pane: GraphPane) -> None:
+        pane.show(forward)
+        await pilot.pause()
+        kinds = Counter(kind_of(n.label.plain) for n in full_lines(pane))
+        assert kinds == walk_kinds(pred)
+        assert kinds == Counter(n.kind for n in forward.graph.nodes)
+        assert pane.border_title == "Graph · step 1 · after forward · 9 nodes"
+        assert pane.tree.get_node_at_line(0).label.plain.startswith("AddBackward0  ŷ = ")
+
+        pane.show(loss)
+        await pilot.pause()
+        kinds = Counter(kind_of(n.label.plain) for n in full_lines(pane))
+        assert kinds == walk_kinds(loss_tensor)
+        assert {"MeanBackward0", "Log1PBackward0", "ClampBackward1", "TanhBackward0"} <= set(kinds)
+        assert pane.border_title == "Graph · step 1 · after loss · 18 nodes"
+        # The root is the loss, drawn first.
+        assert pane.line_texts()[0].startswith("▼ MeanBackward0  loss = ")
+
+    run(test)
+
+
+def test_leaves_are_marked_and_named() -> None:
+    _, reports = xor_reports(3)
+
+    async def test(pilot, pane: GraphPane) -> None:
+        pane.show(reports[-1])
+        await pilot.pause()
+        leaves = [n.label.plain for n in full_lines(pane) if kind_of(n.label.plain) == "AccumulateGrad"]
+        names = sorted(label.split()[2] for label in leaves)
+        assert names == ["W0", "W1", "b0", "b1"]
+        assert all(label.startswith("◆ AccumulateGrad ") for label in leaves)
+        w0 = next(label for label in leaves if " W0 " in label)
+        assert "[2×4]" in w0
+        # Data needs no grad: the line under `x @ W0` says so, and it is not selectable.
+        texts = pane.line_texts()
+        assert any(t.strip() == "+ x (no grad)" for t in texts)
+        assert any(t.strip() == "+ y (no grad)" for t in texts)
+
+    run(test)
+
+
+def test_backward_shows_the_gradient_that_flowed_into_each_node() -> None:
+    _, reports = xor_reports(4)
+    loss, backward = reports[2], reports[3]
+
+    async def test(pilot, pane: GraphPane) -> None:
+        pane.show(loss)
+        await pilot.pause()
+        assert not any("∇" in n.label.plain for n in tree_nodes(pane))
+
+        pane.show(backward)
+        await pilot.pause()
+        graph = backward.graph
+        lines = full_lines(pane)
+        assert len(lines) == len(graph.nodes)
+        for line in lines:
+            node = graph.nodes[line.data.node_id]
+            assert node.grad_stats is not None
+            assert line.label.plain.endswith(f"∇ {fmt.num(node.grad_stats.norm)}")
+        # d loss / d loss = 1 at the root; the W0 leaf got a real, non-zero gradient.
+        assert lines[0].label.plain.endswith("∇ 1")
+        w0 = next(n for n in graph.nodes if n.leaf == "W0")
+        assert 0 < w0.grad_stats.norm and math.isfinite(w0.grad_stats.norm)
+        assert pane.border_title == "Graph · step 1 · after backward · 18 nodes"
+
+    run(test)
+
+
+def test_shared_node_is_expanded_once_and_then_seen_above() -> None:
+    _, reports = xor_reports(3)
+    graph = reports[-1].graph
+    y_hat = next(n for n in graph.nodes if n.name == "ŷ")
+    parents = [n for n in graph.nodes if y_hat.id in n.inputs]
+    assert len(parents) == 3  # max(ŷ, 0), ŷ × y, |ŷ|: the graph is a DAG
+
+    async def test(pilot, pane: GraphPane) -> None:
+        pane.show(reports[-1])
+        await pilot.pause()
+        lines = [n for n in tree_nodes(pane) if n.data.node_id == y_hat.id]
+        assert len(lines) == 3
+        full, *again = lines
+        assert not full.data.repeat and full.is_expanded and len(full.children) == 2
+        for line in again:
+            assert line.data.repeat and not line.children and not line.allow_expand
+            assert line.label.plain.endswith("↑ see above")
+        texts = pane.line_texts()
+        assert sum("ŷ = (h0 @ W1) + b1  [200×1]" in t for t in texts) == 1
+        assert sum("↑ see above" in t for t in texts) == 2
+
+    run(test)
+
+
+def test_collapsed_line_stays_collapsed_across_reports() -> None:
+    session, reports = xor_reports(3)
+
+    def h0_line(pane: GraphPane) -> TreeNode:
+        return next(n for n in full_lines(pane) if "h0 = tanh(z0)" in n.label.plain)
+
+    async def test(pilot, pane: GraphPane) -> None:
+        pane.show(reports[-1])
+        await pilot.pause()
+        tanh = next(n for n in reports[-1].graph.nodes if n.kind == "TanhBackward0")
+        assert pane.select_node(tanh.id)
+        pane.tree.focus()
+        await pilot.pause()
+        assert pane.tree.cursor_node is h0_line(pane)
+        await pilot.press("space")  # the Tree's own key folds the line
+        assert not h0_line(pane).is_expanded
+        folded = len(pane.line_texts())
+        assert not any("x @ W0" in t for t in pane.line_texts())
+
+        pane.show(session.next_phase())  # backward: same tree, updated in place
+        await pilot.pause()
+        assert not h0_line(pane).is_expanded
+        assert len(pane.line_texts()) == folded
+        assert "∇" in h0_line(pane).label.plain
+
+        for _ in range(3):  # step, zero_grad (no graph), forward (a smaller tree)
+            pane.show(session.next_phase())
+            await pilot.pause()
+        assert not h0_line(pane).is_expanded
+        assert pane.tree.has_focus  # the empty tree kept the focus through zero_grad
+        assert pane.tree.cursor_node is h0_line(pane)  # ...and the cursor its place
+        pane.show(session.next_phase())  # loss of step 2: rebuilt, still folded
+        await pilot.pause()
+        assert pane.border_title == "Graph · step 2 · after loss · 18 nodes"
+        assert not h0_line(pane).is_expanded
+        assert len(pane.line_texts()) == folded
+        # ...while the rest kept its default, open.
+        assert all(n.is_expanded for n in full_lines(pane) if n.allow_expand and n is not h0_line(pane))
+
+        pane.tree.move_cursor(h0_line(pane))
+        await pilot.press("space")  # unfold again: that choice is remembered too
+        pane.show(session.step())
+        await pilot.pause()
+        assert h0_line(pane).is_expanded
+
+    run(test)
+
+
+def test_enter_posts_node_selected_with_that_node() -> None:
+    _, reports = xor_reports(4)
+    graph = reports[-1].graph
+
+    async def test(pilot, pane: GraphPane) -> None:
+        pane.show(reports[-1])
+        pane.tree.focus()
+        await pilot.pause()
+        await pilot.press("down", "down", "enter")  # line 0 is the root, line 1 its input
+        await pilot.pause()
+        assert pane.app.selected == [graph.nodes[1]]
+        assert pane.app.selected[0].kind == "AddBackward0"
+        # Enter selects; it does not fold the line (space does).
+        assert pane.tree.cursor_node.is_expanded
+
+        tanh = next(n for n in graph.nodes if n.kind == "TanhBackward0")
+        assert pane.select_node(tanh.id)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert pane.app.selected[-1] is tanh
+
+        # A "see above" line stands for the node drawn above it.
+        again = next(n for n in tree_nodes(pane) if n.data.repeat)
+        pane.tree.move_cursor(again)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert pane.app.selected[-1].name == "ŷ"
+        assert not pane.select_node(999)
+
+    run(test)
+
+
+def test_select_node_opens_folded_lines_above_it() -> None:
+    _, reports = xor_reports(3)
+    graph = reports[-1].graph
+
+    async def test(pilot, pane: GraphPane) -> None:
+        pane.show(reports[-1])
+        await pilot.pause()
+        for line in full_lines(pane):
+            if line.allow_expand:
+                line.collapse()
+        await pilot.pause()
+        assert len(pane.line_texts()) == 1
+        w0 = next(n for n in graph.nodes if n.leaf == "W0")
+        assert pane.select_node(w0.id)
+        await pilot.pause()
+        assert pane.tree.cursor_node.data.node_id == w0.id
+        assert pane.tree.cursor_line == next(
+            i for i, t in enumerate(pane.line_texts()) if "◆ AccumulateGrad W0" in t
+        )
+
+    run(test)
+
+
+def test_nonfinite_output_is_marked() -> None:
+    built = open_scenario("xor")
+    with torch.no_grad():
+        built.session.model.layers[0].W[0, 0] = float("nan")
+    session = built.session
+    session.next_phase()
+    forward = session.next_phase()
+
+    async def test(pilot, pane: GraphPane) -> None:
+        pane.show(forward)
+        await pilot.pause()
+        bad = [n for n in full_lines(pane) if "✗" in n.label.plain]
+        assert {kind_of(n.label.plain) for n in bad} >= {"MmBackward0", "TanhBackward0"}
+        mm = next(n for n in bad if "x @ W0" in n.label.plain)
+        assert "✗ 200 inf/NaN" in mm.label.plain
+        # Marked in red, too (the pane's error colour), not only in words.
+        red = pane._styles["bad"].color
+        assert any(span.style.color == red for span in mm.label.spans)
+        first = forward.graph.first_nonfinite()
+        assert pane.select_node(first.id)
+        assert pane.tree.cursor_node.data.node_id == first.id
+
+    run(test)
+
+
+def three_hidden_layer_session() -> Session:
+    torch.manual_seed(0)
+    model = MLP(2, [16, 16, 16], 3, ReLU)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(64, 2, generator=g)  # (64, 2)
+    y = torch.randint(0, 3, (64,), generator=g)  # (64,) class indices
+    return Session(model, cross_entropy, SGD(model.parameters(), lr=0.1), x, y)
+
+
+def test_three_hidden_layer_net_renders_and_starts_folded_deep_down() -> None:
+    session = three_hidden_layer_session()
+    reports = [session.next_phase() for _ in range(4)]
+    loss, backward = reports[2], reports[3]
+
+    async def test(pilot, pane: GraphPane) -> None:
+        pane.show(loss)
+        await pilot.pause()
+        graph = loss.graph
+        assert pane.border_title == f"Graph · step 1 · after loss · {len(graph.nodes)} nodes"
+        kinds = Counter(kind_of(n.label.plain) for n in full_lines(pane))
+        assert kinds == Counter(n.kind for n in graph.nodes)
+        assert kinds["AccumulateGrad"] == 8 and kinds["ReluBackward0"] == 3
+        # Deep lines start folded, so the screen shows the top of the graph.
+        visible = pane.line_texts()
+        assert len(visible) < len(tree_nodes(pane))
+        assert all(n.is_expanded for n in tree_nodes(pane) if n.allow_expand and n.data.depth < 6)
+        assert not any(n.is_expanded for n in tree_nodes(pane) if n.data.depth >= 6)
+        tree = pane.tree
+        strips = tree.render_lines(Region(0, 0, tree.size.width, tree.size.height))
+        assert len(strips) == tree.size.height
+        assert "ŷ = (h2 @ W3) + b3" in "".join(s.text for s in strips)
+
+        pane.show(backward)
+        await pilot.pause()
+        first = next(n for n in graph.nodes if n.leaf == "W0")
+        assert pane.select_node(first.id)  # opens the way down to layer 0
+        await pilot.pause()
+        strips = tree.render_lines(Region(0, 0, tree.size.width, tree.size.height))
+        assert any("AccumulateGrad W0" in s.text for s in strips)
+
+    run(test)
+
+
+def test_node_keys_are_stable_and_unique() -> None:
+    session, reports = xor_reports(3)
+    first = node_keys(reports[-1].graph)
+    session.step()
+    session.next_phase()
+    session.next_phase()
+    again = node_keys(session.next_phase().graph)
+    assert first == again
+    assert len(set(first)) == len(first)
+
+
+class SnapshotApp(App[None]):
+    """The Graph pane after the first backward of the xor scenario."""
+
+    def compose(self) -> ComposeResult:
+        yield GraphPane()
+
+    def on_mount(self) -> None:
+        session = open_scenario("xor").session
+        for _ in range(3):
+            session.next_phase()
+        self.query_one(GraphPane).show(session.next_phase())
+
+
+def test_snapshot(snap_compare) -> None:
+    async def run_before(pilot) -> None:
+        await pilot.pause()
+
+    assert snap_compare(SnapshotApp(), terminal_size=SIZE, run_before=run_before)

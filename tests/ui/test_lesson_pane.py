@@ -1,0 +1,223 @@
+"""Tests of the Lesson pane on real sessions: the lesson text, stop notes, pitfalls.
+
+pytest-asyncio is not installed, so each test is a plain function that runs its coroutine
+with ``asyncio.run``. What the screen shows is read from the compositor's rendered lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from pathlib import Path
+
+import pytest
+from textual.app import App, ComposeResult
+from textual.widgets import Markdown
+
+from mlp_tui.scenarios import Built, open_scenario
+from mlp_tui.scenarios.mistakes import make_parameters_non_leaf
+from mlp_tui.scratch import SGD
+from mlp_tui.session.report import Report
+from mlp_tui.session.session import Session
+from mlp_tui.ui.widgets.lesson_pane import LessonPane, note_lines
+
+SINE = """
+[scenario]
+title = "Sine, 1-D regression"
+lesson = "Fit **one** curve."
+[data]
+kind = "sine"
+samples = 100
+"""
+
+
+class LessonApp(App[None]):
+    """A screen with one LessonPane."""
+
+    def compose(self) -> ComposeResult:
+        yield LessonPane()
+
+
+def screen_text(app: App) -> str:
+    """The whole screen as plain text, one line per row (wrapped lines joined by spaces)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def flat(text: str) -> str:
+    """Screen text with borders and line breaks squeezed out, to find wrapped sentences."""
+    return " ".join(text.replace("│", " ").split())
+
+
+def run_with(built: Built, report: Report | None, size=(100, 30)):
+    """Mount a LessonPane, set the scenario's lesson, show ``report``; return the app."""
+
+    async def run(check) -> None:
+        app = LessonApp()
+        async with app.run_test(size=size) as pilot:
+            pane = app.query_one(LessonPane)
+            pane.set_lesson(built.spec.title, built.spec.lesson)
+            await pilot.pause()
+            if report is not None:
+                pane.show(report)
+                await pilot.pause()
+            await check(app, pane, pilot)
+
+    return run
+
+
+def test_lesson_text_and_title_are_shown() -> None:
+    built = open_scenario("xor")
+
+    async def check(app: App, pane: LessonPane, pilot) -> None:
+        text = screen_text(app)
+        assert "Lesson · XOR with tanh" in text.splitlines()[0]
+        assert "XOR labels a point 1 when exactly one of its coordinates is positive" in flat(text)
+        assert "zero_grad clears every .grad" in flat(text)
+        assert not pane.query_one("#lesson-note").display
+        assert pane.note_text == ""
+
+    asyncio.run(run_with(built, built.session.step())(check))
+
+
+def test_show_updates_the_note_without_rerendering_the_lesson() -> None:
+    built = open_scenario("xor")
+    session = built.session
+    stopped = session.run(300)
+
+    async def check(app: App, pane: LessonPane, pilot) -> None:
+        markdown = pane.query_one(Markdown)
+        blocks = list(markdown.children)
+        assert blocks
+        for _ in range(3):
+            pane.show(session.step())
+            pane.show(stopped)
+            await pilot.pause()
+        assert list(markdown.children) == blocks  # the same block widgets: not re-parsed
+
+    asyncio.run(run_with(built, None)(check))
+
+
+def test_breakpoint_stop_shows_its_note_until_the_next_report() -> None:
+    built = open_scenario("xor")
+    session = built.session
+    report = session.run(300)
+    assert report.stop is not None and report.stop.reason == "breakpoint"
+    note = report.stop.breakpoint.note
+    assert note.startswith("Accuracy just reached 90%")
+
+    async def check(app: App, pane: LessonPane, pilot) -> None:
+        assert pane.query_one("#lesson-note").display
+        assert pane.note_text == f"■ Stopped at step {report.step}: {note}"
+        text = flat(screen_text(app))
+        assert f"■ Stopped at step {report.step}: Accuracy just reached 90%" in text
+        assert "Look at the Loss pane." in text
+        # The lesson is still there, below the note.
+        assert "XOR labels a point 1" in text
+        assert text.index("Stopped at step") < text.index("XOR labels a point 1")
+
+        pane.show(session.step())  # carrying on: the stop is past
+        await pilot.pause()
+        assert not pane.query_one("#lesson-note").display
+        assert "Stopped at step" not in screen_text(app)
+
+    asyncio.run(run_with(built, report)(check))
+
+
+def test_nonfinite_stop_shows_the_message(tmp_path: Path) -> None:
+    path = tmp_path / "sine.toml"
+    path.write_text(SINE)
+    built = open_scenario(str(path))
+    session = built.session
+    session.lr = 1e6
+    report = session.run(100)
+    while report.stop is None or all(map(math.isfinite, report.losses)):
+        report = session.run(100)
+    assert report.stop.reason == "nonfinite"
+
+    async def check(app: App, pane: LessonPane, pilot) -> None:
+        text = flat(screen_text(app))
+        assert f"■ Stopped at step {report.step}: {report.stop.message}" in text
+        assert "Lesson · Sine, 1-D regression" in text and "Fit one curve." in text
+        for pitfall in report.pitfalls:  # e.g. the first op that produced inf/NaN
+            assert f"⚠ {pitfall.message}" in pane.note_text
+
+    asyncio.run(run_with(built, report)(check))
+
+
+# The session and optimizer read .grad of the (deliberately) non-leaf parameters; torch warns.
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
+def test_non_leaf_parameters_are_named_in_plain_words() -> None:
+    built = open_scenario("xor")
+    base = built.session
+    make_parameters_non_leaf(base.model)  # W = randn(...).requires_grad_() * 0.01: not a leaf
+    session = Session(
+        base.model,
+        base.loss_fn,
+        SGD(base.model.parameters(), lr=0.5),
+        base.x,
+        base.y,
+        accuracy=base.accuracy_fn,
+    )
+    report = session.step()
+    kinds = [p.kind for p in report.pitfalls]
+    assert kinds.count("non_leaf") == 4
+
+    async def check(app: App, pane: LessonPane, pilot) -> None:
+        assert pane.query_one("#lesson-note").display
+        lines = pane.note_text.splitlines()
+        assert lines[0].startswith("⚠ W0 is not a leaf tensor (grad_fn=MulBackward0)")
+        assert len(lines) == len(report.pitfalls)
+        text = flat(screen_text(app))
+        assert "⚠ W0 is not a leaf tensor (grad_fn=MulBackward0): backward() does not fill" in text
+
+        # A new scenario clears the note.
+        pane.set_lesson("Another", "Nothing wrong *here*.")
+        await pilot.pause()
+        assert pane.note_text == ""
+        assert "not a leaf" not in screen_text(app)
+        assert "Nothing wrong here." in flat(screen_text(app))
+
+    asyncio.run(run_with(built, report)(check))
+
+
+def test_note_lines_put_the_stop_first_and_drop_repeats() -> None:
+    built = open_scenario("xor")
+    report = built.session.run(300)
+    assert note_lines(report)[0][0] == "stop"
+    assert note_lines(built.session.step()) == ()
+
+
+def test_small_sizes_do_not_crash() -> None:
+    built = open_scenario("xor")
+    report = built.session.run(300)
+
+    async def check(app: App, pane: LessonPane, pilot) -> None:
+        for width, height in ((20, 6), (6, 3), (80, 24)):
+            await pilot.resize_terminal(width, height)
+            await pilot.pause()
+            screen_text(app)
+        assert "Stopped at step" in screen_text(app)
+
+    asyncio.run(run_with(built, report)(check))
+
+
+class SnapshotApp(App[None]):
+    """The XOR lesson, stopped at its accuracy breakpoint."""
+
+    def compose(self) -> ComposeResult:
+        yield LessonPane()
+
+
+def test_snapshot(snap_compare) -> None:
+    built = open_scenario("xor")
+    report = built.session.run(300)  # stops at the breakpoint: accuracy >= 0.9
+
+    async def run_before(pilot) -> None:
+        # No keys: set the lesson, then show the stopped report.
+        pane = pilot.app.query_one(LessonPane)
+        pane.set_lesson(built.spec.title, built.spec.lesson)
+        await pilot.pause()
+        pane.show(report)
+        await pilot.pause()
+
+    assert snap_compare(SnapshotApp(), terminal_size=(100, 30), run_before=run_before)
