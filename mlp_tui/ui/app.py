@@ -91,9 +91,9 @@ class MlpTuiApp(App[int]):
         self.runner.submit(command, argument)
 
     def _can_step(self) -> bool:
-        """Refuse stepping keys until a scenario is loaded and while training runs."""
+        """Stepping keys queue behind the first load; they wait while training runs."""
         if self.built is None:
-            return False
+            return self.startup_error is None  # the runner serves them after the load
         if self.runner.running:
             self.notify("Training is running: press c to pause first.", timeout=2)
             return False
@@ -124,7 +124,7 @@ class MlpTuiApp(App[int]):
             self._submit("continue")
 
     def action_toggle_zero_grad(self) -> None:
-        if self._can_step():
+        if self.report is not None and self._can_step():
             enabled = not self.report.zero_grad
             self._submit("zero_grad", enabled)
             self.notify(
@@ -135,7 +135,7 @@ class MlpTuiApp(App[int]):
             )
 
     def action_learning_rate(self) -> None:
-        if not self._can_step():
+        if self.report is None or not self._can_step():
             return
         from mlp_tui.ui.screens.learning_rate import LearningRateScreen
 
@@ -146,7 +146,7 @@ class MlpTuiApp(App[int]):
         self.push_screen(LearningRateScreen(self.report.lr), chosen)
 
     def action_open(self) -> None:
-        if not self._can_step():
+        if self.report is None or not self._can_step():
             return
         from mlp_tui.scenarios import course
         from mlp_tui.ui.screens.picker import ScenarioPicker
