@@ -42,6 +42,14 @@ METRIC_PHASE = {
 }
 
 
+def nonfinite_metrics(metrics: Mapping[str, float]) -> list[str]:
+    """Metrics that went inf/NaN. An update ratio is infinite whenever ‖W‖ = 0 (a bias at
+    its zero start): that is no divergence, so ratios are left out."""
+    return sorted(
+        k for k, v in metrics.items() if not math.isfinite(v) and not k.startswith("update_ratio")
+    )
+
+
 class BreakpointError(ValueError):
     """A breakpoint that cannot be understood; the message says why."""
 
@@ -75,6 +83,8 @@ def parse_condition(text: str, known: Mapping[str, object] | None = None) -> Con
     family = metric.split(".")[0]
     if family in METRIC_FAMILIES and "." not in metric:
         raise BreakpointError(f"{family} needs a name after a dot, e.g. {family}.W0")
+    if family in METRICS and "." in metric:
+        raise BreakpointError(f"unknown metric {metric!r}: {family} takes no name after a dot")
     if family not in METRIC_FAMILIES and family not in METRICS:
         names = ", ".join([*METRICS, *(f"{f}.<name>" for f in METRIC_FAMILIES)])
         raise BreakpointError(f"unknown metric {metric!r}; known: {names}")
@@ -106,7 +116,7 @@ class Breakpoint:
         if self.nonfinite:
             if self.phase is not None and phase is not self.phase:
                 return False
-            if not any(not math.isfinite(v) for v in metrics.values()):
+            if not nonfinite_metrics(metrics):
                 return False
         elif phase is not self.check_after:
             return False

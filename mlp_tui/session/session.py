@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from mlp_tui.scratch import Linear, Optimizer, Sigmoid, Tanh
-from mlp_tui.session.breakpoints import Breakpoint
+from mlp_tui.session.breakpoints import Breakpoint, nonfinite_metrics
 from mlp_tui.session.history import Checkpoint, History
 from mlp_tui.session.phases import PHASES, Phase
 from mlp_tui.session.report import (
@@ -40,6 +40,10 @@ AccuracyFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 # The flat tails of squashing activations, where their slope (and the gradient) is ~0.
 _SATURATION = {Tanh: (-1.0, 1.0), Sigmoid: (0.0, 1.0)}
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 2**20:.0f} MiB" if nbytes >= 2**20 else f"{nbytes / 2**10:.1f} KiB"
 
 
 class SessionError(RuntimeError):
@@ -177,8 +181,10 @@ class Session:
         return self._goto(self.step_no - 1, len(PHASES))
 
     def reset(self) -> Report:
-        """Back to the state the session began in."""
-        return self._goto(0, len(PHASES))
+        """Back to the state the session began in, switches (lr, zero_grad) included."""
+        report = self._goto(0, len(PHASES))
+        self.zero_grad_enabled, self.optimizer.lr = self._initial.zero_grad, self._initial.lr
+        return replace(report, zero_grad=self.zero_grad_enabled, lr=self.optimizer.lr)
 
     def step_metrics(self) -> StepMetrics:
         m = self._metrics
@@ -343,7 +349,9 @@ class Session:
 
     def _backward(self, s: _StepState, full: bool) -> None:
         before = clone_grads(self.params) if full else None
-        s.loss.backward()
+        # Only into the parameters that are leaves: a non-leaf "parameter" (the classic bug)
+        # hangs on a graph built once at creation, which a second backward() would re-enter.
+        s.loss.backward(inputs=[p for p in self.params if p.is_leaf] or None)
         if full:
             s.grads = tuple(capture_grads(self.named, before))
             for g in s.grads:
@@ -388,11 +396,7 @@ class Session:
             if edge_triggered:
                 self._armed[i] = not fires
         if stop is None and phase in (Phase.LOSS, Phase.BACKWARD, Phase.STEP):
-            bad = sorted(
-                k
-                for k, v in self._metrics.items()
-                if not math.isfinite(v) and not k.startswith("update_ratio")  # ‖W‖ = 0: no ratio
-            )
+            bad = nonfinite_metrics(self._metrics)
             if bad:
                 stop = Stop("nonfinite", f"non-finite values after {phase}: {', '.join(bad[:4])}")
         return stop
@@ -407,8 +411,12 @@ class Session:
         if checkpoint is None:
             raise SessionError(
                 f"cannot go back to step {step}: the history keeps steps from"
-                f" {self.history.oldest_step} on (budget {self.history.budget_bytes // 2**20} MiB)"
+                f" {self.history.oldest_step} on (budget {_size(self.history.budget_bytes)})"
             )
+        # The switches in force from here on are those the *next* step started with: a
+        # change made at this boundary (lr, zero_grad) survives going back to it.
+        after = self.history.get(step + 1) if done == len(PHASES) else checkpoint
+        zero_grad, lr = (after.zero_grad, after.lr) if after else (self.zero_grad_enabled, self.lr)
         checkpoint.restore(self.params, self.optimizer.state, self._batch_rng)
         self.zero_grad_enabled, self.optimizer.lr = checkpoint.zero_grad, checkpoint.lr
         self.history.truncate_after(step)
@@ -416,15 +424,17 @@ class Session:
             self._armed = [True] * len(self.breakpoints)
         if step == 0:
             self.step_no, self.done, self._state, self._metrics = 0, len(PHASES), _StepState(), {}
+            self.zero_grad_enabled, self.optimizer.lr = zero_grad, lr
             self._losses.clear()
             return self.report()
         del self._losses[step - 1 :]
         self.step_no, self.done = step, 0
         self._state = _StepState()
         self._metrics = {"step": float(step)}
-        for _ in range(done):
+        for _ in range(done):  # replayed with the switches the step ran with
             getattr(self, f"_{PHASES[self.done]}")(self._state, True)
             self.done += 1
+        self.zero_grad_enabled, self.optimizer.lr = zero_grad, lr
         return self.report(stop)
 
     # ----------------------------------------------------------------- reporting

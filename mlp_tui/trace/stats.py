@@ -3,8 +3,8 @@
 Statistics are the debugger's real cost: five ``.item()`` calls per tensor over twenty
 tensors doubles a training step. So every tensor is flattened into one vector and each
 figure is one segmented reduction over all of them, read back with a single ``.tolist()``.
-Standard deviation is derived from the norm and the mean (population, ``correction=0``):
-``torch.std`` of a one-element bias is NaN.
+Standard deviation is the population one (``correction=0``), from a second segmented
+pass around each mean: ``torch.std`` of a one-element bias is NaN.
 """
 
 from __future__ import annotations
@@ -44,10 +44,13 @@ def tensor_stats(tensors: list[torch.Tensor]) -> list[TensorStats]:
     def reduce(values: torch.Tensor, how: str) -> torch.Tensor:
         return torch.segment_reduce(values, how, lengths=seg, unsafe=True)
 
+    mean = reduce(flat, "mean")
+    centred = flat - mean.repeat_interleave(seg)  # two passes: sq/n − mean² loses the spread
     rows = torch.stack(
         [
             reduce(flat * flat, "sum"),
-            reduce(flat, "mean"),
+            mean,
+            reduce(centred * centred, "mean"),
             reduce(flat, "min"),
             reduce(flat, "max"),
             reduce((flat == 0).to(flat.dtype), "sum"),
@@ -56,11 +59,10 @@ def tensor_stats(tensors: list[torch.Tensor]) -> list[TensorStats]:
     ).tolist()
     out = []
     for i, n in enumerate(lengths):
-        sq, mean, lo, hi, zeros, bad = (row[i] for row in rows)
+        sq, mean, variance, lo, hi, zeros, bad = (row[i] for row in rows)
         if n == 0:
             out.append(TensorStats(0, 0.0, math.nan, math.nan, math.nan, math.nan, 0.0, 0))
             continue
-        variance = max(sq / n - mean * mean, 0.0) if math.isfinite(sq) else math.nan
         out.append(
             TensorStats(
                 numel=n,
@@ -80,7 +82,8 @@ def norms(tensors: list[torch.Tensor]) -> torch.Tensor:
     """L2 norms of many tensors in one fused call, still on the tensor side (no sync)."""
     if not tensors:
         return torch.zeros(0)
-    return torch.stack(torch._foreach_norm([t.detach() for t in tensors]))
+    # float64: a float32 norm overflows to inf while every element is still finite.
+    return torch.stack(torch._foreach_norm([t.detach().double() for t in tensors]))
 
 
 def dead_fraction(activations: torch.Tensor) -> float:

@@ -154,3 +154,33 @@ def test_stepping_on_after_back_forgets_the_old_future(make_session):
     assert len(session.losses) == 3
     assert session.losses[:2] == old[:2]
     assert session.losses[2] != old[2]
+
+
+def test_back_over_a_step_boundary_keeps_the_switches_the_next_step_ran_with(
+    make_session, snap, identical
+):
+    """lr changed between steps 2 and 3; step 3 ran with it. Going back to the end of step 2
+    (the very boundary where it was changed) and stepping again must redo the same step 3."""
+    session = make_session(opt={"lr": 0.1})
+    session.step()
+    session.step()
+    session.lr = 0.3
+    third = snap(session.step())
+    for _ in range(5):
+        report = session.back()
+    assert (report.step, report.phase) == (2, "step")
+    assert session.lr == 0.3
+    identical(snap(session.step()), third)
+
+
+def test_back_to_the_start_keeps_zero_grad_switched_off(make_session, snap, identical):
+    """zero_grad switched off before the first step (as a learner does to see accumulation)."""
+    session = make_session()
+    session.zero_grad_enabled = False
+    first = [snap(session.step()) for _ in range(2)]
+    for _ in range(10):
+        report = session.back()
+    assert report.step == 0
+    assert session.zero_grad_enabled is False
+    again = [snap(session.step()) for _ in range(2)]
+    identical(again, first)

@@ -22,6 +22,9 @@ def _of_kind(report, kind):
 
 @pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
 def test_non_leaf_parameter_is_named_and_never_moves(problem, session_for):
+    """``W = randn().requires_grad_() * 0.01`` is a MulBackward0 output. The session must keep
+    stepping (naming the mistake) rather than die in backward() on the second step: W's
+    MulBackward0 saved tensors are freed by the first backward()."""
     model, x, y = problem()
     torch.manual_seed(5)
     model.layers[0].W = torch.randn(2, 4).requires_grad_() * 0.01  # the mistake

@@ -110,6 +110,9 @@ def test_hint_before_forward() -> None:
         assert after_zero_grad.graph is None
         assert hint.display and "press n" in str(hint.render())
         assert pane.line_texts() == []
+        pane.focus()  # the app focuses the pane: the keys go to the tree inside
+        await pilot.pause()
+        assert pane.tree.has_focus
         assert pane.border_title == "Graph · step 1 · after zero_grad"
 
     run(test)
@@ -146,7 +149,9 @@ def test_leaves_are_marked_and_named() -> None:
     async def test(pilot, pane: GraphPane) -> None:
         pane.show(reports[-1])
         await pilot.pause()
-        leaves = [n.label.plain for n in full_lines(pane) if kind_of(n.label.plain) == "AccumulateGrad"]
+        leaves = [
+            n.label.plain for n in full_lines(pane) if kind_of(n.label.plain) == "AccumulateGrad"
+        ]
         names = sorted(label.split()[2] for label in leaves)
         assert names == ["W0", "W1", "b0", "b1"]
         assert all(label.startswith("◆ AccumulateGrad ") for label in leaves)
@@ -181,7 +186,7 @@ def test_backward_shows_the_gradient_that_flowed_into_each_node() -> None:
         # d loss / d loss = 1 at the root; the W0 leaf got a real, non-zero gradient.
         assert lines[0].label.plain.endswith("∇ 1")
         w0 = next(n for n in graph.nodes if n.leaf == "W0")
-        assert 0 < w0.grad_stats.norm and math.isfinite(w0.grad_stats.norm)
+        assert w0.grad_stats.norm > 0 and math.isfinite(w0.grad_stats.norm)
         assert pane.border_title == "Graph · step 1 · after backward · 18 nodes"
 
     run(test)
@@ -248,7 +253,9 @@ def test_collapsed_line_stays_collapsed_across_reports() -> None:
         assert not h0_line(pane).is_expanded
         assert len(pane.line_texts()) == folded
         # ...while the rest kept its default, open.
-        assert all(n.is_expanded for n in full_lines(pane) if n.allow_expand and n is not h0_line(pane))
+        assert all(
+            n.is_expanded for n in full_lines(pane) if n.allow_expand and n is not h0_line(pane)
+        )
 
         pane.tree.move_cursor(h0_line(pane))
         await pilot.press("space")  # unfold again: that choice is remembered too

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import torch
 from textual.app import App, ComposeResult
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from mlp_tui.scenarios import open_scenario
 from mlp_tui.scenarios.mistakes import make_parameters_non_leaf
@@ -174,6 +175,8 @@ def test_inspected_node_follows_reports_and_says_when_gone() -> None:
     run(test)
 
 
+# Session's history reads every parameter's .grad, and torch warns on a non-leaf's.
+@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
 def test_non_leaf_parameter_bug_is_explained() -> None:
     torch.manual_seed(0)
     model = MLP(2, [4], 1, Tanh)
@@ -223,6 +226,35 @@ def test_big_matrix_is_capped_and_says_so() -> None:
         assert norm_line.split()[1] == fmt.num(w0.value.norm().item())
 
     run(test)
+
+
+class TabsApp(App[None]):
+    """The pane behind a tab, as in the app."""
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(initial="other"):
+            with TabPane("Other", id="other"):
+                yield Static("another pane")
+            with TabPane("Tensor", id="tensor"):
+                yield TensorPane()
+
+
+def test_hidden_pane_draws_when_shown() -> None:
+    _, reports = xor_reports(4)
+
+    async def main() -> None:
+        app = TabsApp()
+        async with app.run_test(size=SIZE) as pilot:
+            pane = app.query_one(TensorPane)
+            pane.show(reports[-1])
+            await pilot.pause()
+            assert pane.border_title == "Tensor"  # behind a tab: nothing drawn yet
+            app.query_one(TabbedContent).active = "tensor"
+            await pilot.pause()
+            assert pane.border_title == "Tensor · W0"
+            assert "grad_fn None" in pane.text()
+
+    asyncio.run(main())
 
 
 class SnapshotApp(App[None]):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Self
 
 from rich.style import Style
 from rich.text import Text
@@ -83,7 +84,8 @@ class _Line:
 
 
 class _GraphTree(Tree[_Line]):
-    """The Tree, with selection not toggling (enter shows a node; space folds it)."""
+    """The Tree, set up for the graph: no root line of its own (the graph's root is the
+    first line), compact guides, and enter that selects without folding (space folds)."""
 
     DEFAULT_CSS = """
     _GraphTree {
@@ -92,6 +94,12 @@ class _GraphTree(Tree[_Line]):
         scrollbar-size-vertical: 1;
     }
     """
+
+    def __init__(self, id: str) -> None:
+        super().__init__("autograd graph", id=id)
+        self.show_root = False
+        self.auto_expand = False
+        self.guide_depth = 3
 
 
 class GraphPane(Vertical):
@@ -133,9 +141,12 @@ class GraphPane(Vertical):
     }
 
     EXPAND_ALL_LINES = 32
-    """A graph whose full tree has at most this many lines (and depth) opens fully."""
+    EXPAND_ALL_DEPTH = 10
+    """A graph whose full tree has at most this many lines and depth opens fully (the
+    default xor scenario: 20 lines, depth 9)."""
     DEFAULT_DEPTH = 6
-    """Otherwise lines above this depth open by default, deeper ones start folded."""
+    """Otherwise lines above this depth open by default and deeper ones start folded (a
+    3-hidden-layer net then shows the loss and the last layer)."""
 
     class NodeSelected(Message):
         """The learner selected a graph node (enter or click): show it in the Tensor pane."""
@@ -171,11 +182,7 @@ class GraphPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(HINT, id="graph-hint")
-        tree: _GraphTree = _GraphTree("autograd graph", id="graph-tree")
-        tree.show_root = False
-        tree.auto_expand = False  # enter selects a node; space (or a click on ▶) folds it
-        tree.guide_depth = 3
-        yield tree
+        yield _GraphTree(id="graph-tree")
 
     def on_mount(self) -> None:
         self._draw()
@@ -197,6 +204,13 @@ class GraphPane(Vertical):
         self._report = report
         if self.is_mounted:
             self._draw()
+
+    def focus(self, scroll_visible: bool = True) -> Self:
+        """Focus the tree inside: the pane itself takes no keys."""
+        trees = self.query("#graph-tree")
+        if trees:
+            trees.first().focus(scroll_visible)
+        return self
 
     def select_node(self, node_id: int) -> bool:
         """Move the cursor to graph node ``node_id``, opening the lines above it.
@@ -286,9 +300,12 @@ class GraphPane(Vertical):
         entries = self._layout(graph)
         shape = tuple((e.key, e.repeat, e.depth, text) for e, text in entries)
         if shape == self._shape:
+            self._first = {}
             for tree_node, (line, text) in zip(self._lines, entries, strict=True):
                 tree_node.data = line
                 tree_node.set_label(self._label(graph, line, text))
+                if line.node_id is not None and not line.repeat:
+                    self._first[line.node_id] = tree_node
             return
         self._rebuild(tree, graph, entries)
         self._shape = shape
@@ -326,7 +343,7 @@ class GraphPane(Vertical):
         tree.clear()
         expand_all = (
             len(entries) <= self.EXPAND_ALL_LINES
-            and max(e.depth for e, _ in entries) <= self.EXPAND_ALL_LINES // 3
+            and max(e.depth for e, _ in entries) <= self.EXPAND_ALL_DEPTH
         )
         has_children = {
             i

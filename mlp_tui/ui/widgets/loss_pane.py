@@ -18,6 +18,7 @@ import contextlib
 import functools
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from rich import errors
@@ -183,6 +184,10 @@ class PlotLines(Widget):
         """Set the figure up for this size; or return a short text to show instead."""
         raise NotImplementedError
 
+    def paint(self, matrix: Any) -> None:
+        """Draw straight into plotext's built matrix (``marker``/``fullground`` rows, row 0
+        at the bottom; ``Cols_canvas``/``Rows_canvas`` bound the plot area). No-op here."""
+
     def invalidate(self) -> None:
         """The data changed: rebuild on the next paint."""
         self._strips = None
@@ -217,6 +222,7 @@ class PlotLines(Widget):
         plt._set_sizes()
         plt._build_matrix()
         matrix = plt.monitor.matrix
+        self.paint(matrix)
         styles: dict[tuple[object, object], Style] = {}
 
         def style_of(fg: object, extra: object) -> Style:
@@ -232,12 +238,20 @@ class PlotLines(Widget):
         strips = []
         for row in range(matrix.rows - 1, -1, -1):  # plotext's row 0 is the bottom line
             markers, fgs, extras = matrix.marker[row], matrix.fullground[row], matrix.style[row]
+            # A run ends where the colour changes, or between blanks and marks (blank runs
+            # get the plain base style, and SVG screenshots stay aligned).
+            keys = [
+                (" ", None) if m == " " else (fg, ex)
+                for m, fg, ex in zip(markers, fgs, extras, strict=True)
+            ]
             segments = []
             start = 0
             for col in range(1, matrix.cols + 1):
-                if col == matrix.cols or fgs[col] != fgs[start] or extras[col] != extras[start]:
+                if col == matrix.cols or keys[col] != keys[start]:
                     text = "".join(markers[start:col])
-                    segments.append(Segment(text, style_of(fgs[start], extras[start])))
+                    fg, extra = keys[start]
+                    style = base if fg == " " else style_of(fg, extra)
+                    segments.append(Segment(text, style))
                     start = col
             strips.append(Strip(segments).adjust_cell_length(width, base))
         return strips
@@ -330,33 +344,15 @@ class BoundaryPlot(PlotLines):
         return xt, [num(t, 2) for t in xt], yt, [num(t, 2) for t in yt]
 
     def draw(self, width: int, height: int) -> Text | None:
+        """Axes and data points through plotext; the grid is painted in ``paint``."""
         b = self.boundary
         if b is None or not _fits(width, height):
             return Text("")
-        columns, rows = self.grid_size((width, height))
-        # Nearest grid point for each canvas cell: one marker per cell, no gaps or overlaps.
-        col_index = torch.linspace(0, len(b.xs) - 1, columns).round().long()
-        row_index = torch.linspace(0, len(b.ys) - 1, rows).round().long()
-        x0, x1, y0, y1 = (b.xs[0].item(), b.xs[-1].item(), b.ys[0].item(), b.ys[-1].item())
-        xs, ys = torch.linspace(x0, x1, columns), torch.linspace(y0, y1, rows)
-        values = b.values[row_index][:, col_index]  # (rows, columns)
-        gx = xs.expand(rows, -1).reshape(-1)  # (rows*columns,) x of each canvas cell
-        gy = ys[:, None].expand(-1, columns).reshape(-1)
         plt = self.plt
         if b.classification:
-            classes = values.reshape(-1).long()
             labels = b.labels.long()
-            for k in sorted(set(classes.tolist()) | set(labels.tolist())):
-                color = CLASS_COLORS[k % len(CLASS_COLORS)]
-                mask = classes == k
-                if mask.any():
-                    plt.scatter(
-                        gx[mask].tolist(),
-                        gy[mask].tolist(),
-                        marker=GRID_MARKERS[k % len(GRID_MARKERS)],
-                        color=_dim(color),
-                    )
-            for k in sorted(set(labels.tolist())):
+            classes = sorted(set(labels.tolist()))
+            for k in classes:
                 mask = labels == k
                 plt.scatter(
                     b.points[mask, 0].tolist(),
@@ -364,29 +360,11 @@ class BoundaryPlot(PlotLines):
                     marker=POINT_MARKERS[k % len(POINT_MARKERS)],
                     color=CLASS_COLORS[k % len(CLASS_COLORS)],
                 )
-            title = f"decision boundary · {len(set(labels.tolist()))} classes"
+            title = f"decision boundary · {len(classes)} classes"
         else:
-            flat = values.reshape(-1).float()
-            finite = flat[torch.isfinite(flat)]
-            lo = finite.min().item() if len(finite) else 0.0
-            hi = finite.max().item() if len(finite) else 1.0
-            levels = len(REGRESSION_MARKERS)
-
-            def bins(v: torch.Tensor) -> torch.Tensor:
-                scaled = (v.float() - lo) / (hi - lo) if hi > lo else torch.zeros_like(v)
-                return (scaled.nan_to_num(0.0) * levels).clamp(0, levels - 1).long()
-
-            grid_bins, point_bins = bins(flat), bins(b.labels.reshape(-1))
-            for k in range(levels):
-                mask = grid_bins == k
-                if mask.any() and REGRESSION_MARKERS[k] != " ":
-                    plt.scatter(
-                        gx[mask].tolist(),
-                        gy[mask].tolist(),
-                        marker=REGRESSION_MARKERS[k],
-                        color=_dim(REGRESSION_COLORS[k]),
-                    )
-            for k in range(levels):
+            lo, hi = self._value_range(b)
+            point_bins = self._bins(b.labels.reshape(-1), lo, hi)
+            for k in range(len(REGRESSION_MARKERS)):
                 mask = point_bins == k
                 if mask.any():
                     plt.scatter(
@@ -398,12 +376,57 @@ class BoundaryPlot(PlotLines):
             title = f"prediction {num(lo, 3)} … {num(hi, 3)}"
         if height >= 10:
             plt.title(title)
-        plt.xlim(x0, x1)
-        plt.ylim(y0, y1)
         x_ticks, x_labels, y_ticks, y_labels = self._axis(b)
+        plt.xlim(x_ticks[0], x_ticks[-1])
+        plt.ylim(y_ticks[0], y_ticks[-1])
         plt.xticks(x_ticks, x_labels)
         plt.yticks(y_ticks, y_labels)
         return None
+
+    def paint(self, matrix: Any) -> None:
+        """Fill every empty canvas cell with the grid marker of its nearest grid point.
+
+        Painting the matrix directly, instead of scattering one plotext point per cell,
+        keeps a rebuild at a few ms where ~3,000 scatter points cost tens of ms."""
+        b = self.boundary
+        assert b is not None
+        cols, rows = matrix.Cols_canvas, matrix.Rows_canvas
+        if not cols or not rows:
+            return
+        col_index = torch.linspace(0, len(b.xs) - 1, len(cols)).round().long()
+        row_index = torch.linspace(0, len(b.ys) - 1, len(rows)).round().long()
+        values = b.values[row_index][:, col_index]  # (canvas rows from the bottom, columns)
+        if b.classification:
+            codes = values.long()
+            n = max(int(codes.max()), 0) + 1
+            markers = [GRID_MARKERS[k % len(GRID_MARKERS)] for k in range(n)]
+            colors = [_dim(CLASS_COLORS[k % len(CLASS_COLORS)]) for k in range(n)]
+        else:
+            codes = self._bins(values, *self._value_range(b))
+            markers = REGRESSION_MARKERS
+            colors = [_dim(c) for c in REGRESSION_COLORS]
+        for row, codes_row in zip(rows, codes.tolist(), strict=True):  # matrix row 0: bottom
+            marker_row, color_row = matrix.marker[row], matrix.fullground[row]
+            for col, k in zip(cols, codes_row, strict=True):
+                if marker_row[col] == " " and k >= 0:
+                    marker_row[col] = markers[k]
+                    color_row[col] = colors[k]
+
+    @staticmethod
+    def _value_range(b: Boundary) -> tuple[float, float]:
+        """The finite range of a regression output over the grid."""
+        flat = b.values.reshape(-1).float()
+        finite = flat[torch.isfinite(flat)]
+        if not len(finite):
+            return 0.0, 1.0
+        return finite.min().item(), finite.max().item()
+
+    @staticmethod
+    def _bins(v: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+        """Regression values → 0 … len(REGRESSION_MARKERS) - 1, low to high."""
+        levels = len(REGRESSION_MARKERS)
+        scaled = (v.float() - lo) / (hi - lo) if hi > lo else torch.zeros_like(v, dtype=torch.float)
+        return (scaled.nan_to_num(0.0) * levels).clamp(0, levels - 1).long()
 
 
 class LossPane(Vertical):

@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Static
 
 from mlp_tui.session.phases import Phase
 from mlp_tui.session.report import ParameterView, Report
-from mlp_tui.trace.graph import Graph, GraphNode
+from mlp_tui.trace.graph import GraphNode
 from mlp_tui.trace.stats import TensorStats, tensor_stats
 from mlp_tui.ui import format as fmt
 from mlp_tui.ui.widgets.graph_pane import NodeKey, no_grad_names, node_keys
@@ -135,6 +135,8 @@ class TensorPane(VerticalScroll):
         """The parameter as given, for when no report has been shown yet."""
         self._drawn: dict[str, tuple] = {}
         """Per table: what it shows now (shape, block), to skip rebuilding the same."""
+        self._stale = True
+        """Something changed while the pane was hidden (e.g. behind another tab)."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="tensor-facts")
@@ -146,7 +148,11 @@ class TensorPane(VerticalScroll):
             yield table
 
     def on_mount(self) -> None:
-        self._draw()
+        self._redraw()
+
+    def on_show(self) -> None:
+        if self._stale:
+            self._redraw()
 
     # -- public API -------------------------------------------------------------
 
@@ -163,15 +169,13 @@ class TensorPane(VerticalScroll):
         """Refresh the inspected tensor from ``report`` (the same parameter, or the graph
         node with the same key)."""
         self._report = report
-        if self.is_mounted:
-            self._draw()
+        self._redraw()
 
     def inspect_parameter(self, view: ParameterView) -> None:
         """Inspect a parameter (found again by name in later reports)."""
         self._parameter, self._node, self._node_given = view.name, None, None
         self._given_parameter = view
-        if self.is_mounted:
-            self._draw()
+        self._redraw()
 
     def inspect_node(self, node: GraphNode) -> None:
         """Inspect a graph node (found again by (stage, kind, label) in later reports)."""
@@ -182,8 +186,7 @@ class TensorPane(VerticalScroll):
             if (same.stage, same.kind, same.label) == key[:3]:
                 key = node_keys(graph)[node.id]
         self._parameter, self._node, self._node_given = None, key, node
-        if self.is_mounted:
-            self._draw()
+        self._redraw()
 
     def text(self) -> str:
         """The facts, statistics, notes and table captions as plain text."""
@@ -251,7 +254,7 @@ class TensorPane(VerticalScroll):
         report = self._report
         if report is not None and report.phase is Phase.ZERO_GRAD:
             return ".grad is None: zero_grad() just set it to None (backward() refills it)."
-        return ".grad is None: no backward() has reached it since the last zero_grad()."
+        return ".grad is None: nothing has filled it since zero_grad() (or the start); backward() will."
 
     def _resolve_node(self, key: NodeKey) -> _Subject:
         report = self._report
@@ -320,7 +323,7 @@ class TensorPane(VerticalScroll):
         value = view.value if view is not None else None
         return _Subject(
             title=f"Tensor · {leaf} (AccumulateGrad)",
-            heading=f"{leaf}  ·  AccumulateGrad (the leaf's end of the graph)",
+            heading=f"{leaf}  ·  AccumulateGrad",
             is_leaf=view.is_leaf if view is not None else True,
             requires_grad=True,
             grad_fn=view.grad_fn if view is not None else None,
@@ -344,7 +347,15 @@ class TensorPane(VerticalScroll):
 
     # -- drawing ----------------------------------------------------------------------
 
+    def _redraw(self) -> None:
+        """Draw now if the pane is on screen; otherwise when it is shown (``on_show``):
+        in the app it sits behind a tab most of the time."""
+        self._stale = True
+        if self.is_mounted and self.is_on_screen:
+            self._draw()
+
     def _draw(self) -> None:
+        self._stale = False
         s = self._resolve()
         self.border_title = s.title
         self.query_one("#tensor-facts", Static).update(self._facts(s))
@@ -389,10 +400,7 @@ class TensorPane(VerticalScroll):
             ("zeros", [f"{100 * st.zero_fraction:.1f}%" if st else "—" for _, st in columns]),
             (
                 "non-finite",
-                [
-                    ("0 ✓" if st.finite else f"{st.nonfinite} ✗") if st else "—"
-                    for _, st in columns
-                ],
+                [("0 ✓" if st.finite else f"{st.nonfinite} ✗") if st else "—" for _, st in columns],
             ),
         ]
         widths = [
@@ -453,9 +461,7 @@ class TensorPane(VerticalScroll):
         values: list[list[float]] = block.tolist()
         headers = [title] if tensor.dim() < 2 else [str(j) for j in range(shown_cols)]
         cells = [[fmt.num(v) for v in row] for row in values]
-        widths = [
-            max(len(headers[j]), *(len(row[j]) for row in cells)) for j in range(shown_cols)
-        ]
+        widths = [max(len(headers[j]), *(len(row[j]) for row in cells)) for j in range(shown_cols)]
         table.clear(columns=True)
         table.add_column(Text(self._join(headers, widths)))
         for i, row in enumerate(cells):
