@@ -22,11 +22,16 @@ Figures, each a ratio of a candidate to a baseline measured in the same process:
     step. Goal <= 2.5x.
 
 Timing: after a warm-up, baseline and candidate run in alternating blocks (R rounds, the
-order flipped every round so drift hits both alike); each block is k steps of wall time
-(``time.perf_counter``). The garbage collector stays on, but what exists before a network's
+order flipped every round so drift hits both alike); each block is k steps. The clock is the
+process's CPU time (``time.process_time``: user + system, so page faults count), not wall
+time: on a shared machine wall time also counts the time spent waiting for a core, which
+swings by 2-3x with other jobs. With one torch thread and CPU-only autograd, all the work
+runs on the calling thread (process time equals thread time here). The wall-clock ratio is
+printed too, as a cross-check. The garbage collector stays on, but what exists before a network's
 measurements is moved out of its sight (``gc.freeze()``) so that the ``gc.collect()`` before
 each block is cheap and a full collection does not walk torch's ~170k objects. A figure
-is the median of the R per-round ratios; absolute figures are medians of per-round ms/step.
+is the median of the R per-round ratios; absolute figures are medians of per-round CPU
+ms/step.
 Baseline and candidate start from the same weights and run the same number of steps, so
 they follow the same trajectory and do the same arithmetic (no one side drifting into slow
 denormals). ``torch.set_num_threads(1)`` throughout.
@@ -203,22 +208,23 @@ def session_steps(session: Session) -> Callable[[int], None]:
 # --------------------------------------------------------------------------- timing
 
 
-def timed(steps: Callable[[int], None], k: int) -> float:
-    """Milliseconds per step of one block of k steps."""
+def timed(steps: Callable[[int], None], k: int) -> tuple[float, float]:
+    """CPU and wall milliseconds per step of one block of k steps."""
     gc.collect()
-    start = time.perf_counter()
+    cpu, wall = time.process_time(), time.perf_counter()
     steps(k)
-    return (time.perf_counter() - start) * 1000 / k
+    return (time.process_time() - cpu) * 1000 / k, (time.perf_counter() - wall) * 1000 / k
 
 
 @dataclass(frozen=True)
 class Comparison:
     k: int
-    base_ms: float
+    base_ms: float  # CPU ms per step, median over rounds
     cand_ms: float
-    ratio: float  # median of per-round ratios
+    ratio: float  # median of per-round CPU-time ratios
     low: float
     high: float
+    wall_ratio: float  # the same from wall-clock time, as a cross-check
 
 
 def compare(
@@ -233,14 +239,16 @@ def compare(
         else:
             cand.append(timed(candidate, k))
             base.append(timed(baseline, k))
-    ratios = [c / b for b, c in zip(base, cand, strict=True)]
+    ratios = [c[0] / b[0] for b, c in zip(base, cand, strict=True)]
+    wall = [c[1] / b[1] for b, c in zip(base, cand, strict=True)]
     return Comparison(
         k,
-        statistics.median(base),
-        statistics.median(cand),
+        statistics.median(b[0] for b in base),
+        statistics.median(c[0] for c in cand),
         statistics.median(ratios),
         min(ratios),
         max(ratios),
+        statistics.median(wall),
     )
 
 
@@ -267,7 +275,7 @@ def time_network(spec: Spec, mode: Mode) -> Timing:
     scratch_loop = loop(*make_scratch(spec), x, y)
     for f in (torch_loop, scratch_loop):
         f(5)  # warm-up: kernels, allocator, autograd engine
-    estimate = min(timed(scratch_loop, 5) for _ in range(3))
+    estimate = min(timed(scratch_loop, 5)[0] for _ in range(3))
     k = steps_for(mode.block_s, estimate, 10, 5000)
     a = compare(torch_loop, scratch_loop, k, mode.rounds)
 
@@ -284,7 +292,7 @@ def time_network(spec: Spec, mode: Mode) -> Timing:
     stepper = session_steps(make_session(spec, x, y))
     bare(2)
     stepper(2)
-    full_estimate = min(timed(stepper, 1) for _ in range(3))
+    full_estimate = min(timed(stepper, 1)[0] for _ in range(3))
     kc = steps_for(mode.full_block_s, full_estimate, 3, 500)
     c = compare(bare, stepper, kc, mode.rounds)
     return Timing(a, b, c)
@@ -402,6 +410,8 @@ def main() -> None:
         )
     print(file=sys.stderr, flush=True)
 
+    print("Times are CPU ms per step (medians); ratios are medians of per-round ratios.")
+    print()
     print(
         "| network | bare torch ms | bare scratch ms | (a) scratch/torch | (b) run/scratch "
         "| (c) full step/bare | peak RSS MB | history MB |"
@@ -430,35 +440,51 @@ def main() -> None:
     print("Goals: " + "; ".join(goal_parts) + ".")
     print()
     print(
-        "Details: k = steps per block; ranges are min–max of the per-round ratios; "
-        "(b) ms/step includes the final full replay amortised over n steps; its share is "
-        "estimated as (c) full step ms / n / (b) ms per step."
+        "Networks: "
+        + "; ".join(
+            f"{spec.name} {spec.shape}, batch {spec.batch}, {spec.loss}, {spec.optimizer}"
+            for spec in SPECS
+        )
+        + "."
     )
     print()
     print(
-        "| network | shape | (a) k | (a) range | (b) n | (b) run ms/step | (b) range "
-        "| (b) replay share | (c) k | (c) full step ms | (c) range | bare-loop peak RSS MB "
-        "| history steps |"
+        "Timing details: k/n = steps per block; range = min–max of the per-round CPU-time "
+        "ratios; wall = median wall-clock ratio (cross-check); (b) ms/step includes the final "
+        "full replay amortised over n steps, whose share is estimated as (c) full step ms / n "
+        "/ (b) ms per step."
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for spec, t, m in results:
-        upper = "" if m["exact"] else "<="
+    print()
+    print(
+        "| network | (a) k | (a) range | (a) wall | (b) n | (b) run ms/step | (b) range "
+        "| (b) wall | (b) replay share | (c) k | (c) full step ms | (c) range | (c) wall |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for spec, t, _ in results:
+        share = t.c.cand_ms / t.b.k / t.b.cand_ms
         print(
-            f"| {spec.name} | {spec.shape}, batch {spec.batch}, {spec.loss}, {spec.optimizer} "
-            f"| {t.a.k} | {t.a.low:.2f}–{t.a.high:.2f} "
+            f"| {spec.name} | {t.a.k} | {t.a.low:.2f}–{t.a.high:.2f} | {t.a.wall_ratio:.2f}× "
             f"| {t.b.k} | {t.b.cand_ms:.3f} | {t.b.low:.2f}–{t.b.high:.2f} "
-            f"| {t.c.cand_ms / t.b.k / t.b.cand_ms:.1%} | {t.c.k} | {t.c.cand_ms:.2f} | {t.c.low:.2f}–{t.c.high:.2f} "
-            f"| {upper}{m['bare_mb']:.1f} | {m['history_steps']} |"
+            f"| {t.b.wall_ratio:.2f}× | {share:.1%} "
+            f"| {t.c.k} | {t.c.cand_ms:.2f} | {t.c.low:.2f}–{t.c.high:.2f} "
+            f"| {t.c.wall_ratio:.2f}× |"
         )
     print()
     budget = results[0][2]["budget_mb"]
-    print(
-        f"Memory: fresh child process per network, {mode.memory_steps} steps of run() plus one "
-        f"step(); peak RSS MB = VmHWM − VmRSS just before the Session was built, after the "
-        f"same number of bare steps (their own peak is the bare-loop column); history budget "
-        f"{budget:.0f} MiB (the default)."
+    bare = ", ".join(
+        f"{spec.name} {'' if m['exact'] else '<='}{m['bare_mb']:.1f} MB" for spec, _, m in results
     )
-    print(f"Rounds: {mode.rounds}, alternating order; total {time.perf_counter() - began:.0f} s.")
+    kept = ", ".join(f"{spec.name} {m['history_steps']}" for spec, _, m in results)
+    print(
+        f"Memory: a fresh child process per network; peak RSS MB = VmHWM − VmRSS just before "
+        f"the Session was built, over run({mode.memory_steps}) plus one step(), after the same "
+        f"number of bare steps had run in that process (their own peak growth: {bare}). "
+        f"History budget {budget:.0f} MiB (the default); checkpoints kept: {kept}."
+    )
+    print(
+        f"Clock: process CPU time; rounds: {mode.rounds}, alternating order; "
+        f"total {time.perf_counter() - began:.0f} s wall."
+    )
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ class MlpTuiApp(App[int]):
     """Step through training one phase at a time and watch autograd."""
 
     TITLE = "mlp-tui"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
     BINDINGS = [
         Binding("n", "next_phase", "Next phase"),
         Binding("s", "step", "Step"),

@@ -54,7 +54,7 @@ def shown(*reports: Report, size: tuple[int, int] = (100, 30)) -> list[dict]:
                 blocks = {
                     h.split(" ", 1)[0]: f"{h}\n{n}" for h, n in zip(headers, notes, strict=True)
                 }
-                if not body.display:
+                if not body.visible:
                     blocks = {}
                 out.append(
                     {

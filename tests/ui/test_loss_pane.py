@@ -304,6 +304,27 @@ def test_before_any_loss_the_curve_says_so() -> None:
     asyncio.run(run())
 
 
+def test_clear_forgets_the_previous_scenario() -> None:
+    session = open_scenario("xor").session
+    report = session.run(10)
+
+    async def run() -> None:
+        app = LossApp()
+        async with app.run_test(size=(100, 30)) as pilot:
+            pane = app.query_one(LossPane)
+            await show(pilot, pane, report, session)
+            assert pane.boundary_visible and "step 10" in pane.metrics_text
+            pane.clear()
+            await pilot.pause()
+            assert not pane.boundary_visible and pane.metrics_text == ""
+            assert "the loss curve starts after the first loss phase" in screen_text(app)
+            pane.show(report)  # the same losses again are drawn again after a clear
+            await pilot.pause()
+            assert len(pane.curve.plotted_points[0]) == 10
+
+    asyncio.run(run())
+
+
 class SnapshotApp(App[None]):
     """XOR after 30 steps: the curve and the boundary side by side."""
 

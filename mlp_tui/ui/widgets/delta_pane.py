@@ -102,10 +102,16 @@ def _header(d: DeltaCapture, dims: tuple[int, ...]) -> Content:
     return Content("\n").join(lines)
 
 
+def _rank(key: str, order: list[str]) -> int:
+    """Known state keys in ``STATE_LABELS`` order (the step count last), others before it."""
+    return order.index(key) if key in order else len(order) - 1
+
+
 def _note(d: DeltaCapture, state_norms: dict[str, float]) -> Content:
     """Beside the heatmap: the range of Δ, then the optimizer's state, one entry a line."""
     lines = [Content(f"Δ {value_range(d.stats)}")]
-    for key, value in d.state.items():
+    order = list(STATE_LABELS)
+    for key, value in sorted(d.state.items(), key=lambda kv: _rank(kv[0], order)):
         figure = num(state_norms[key]) if isinstance(value, torch.Tensor) else str(value)
         lines.append(Content.assemble((f"{STATE_LABELS.get(key, key)} ", _DIM), figure))
     return Content("\n").join(lines)
@@ -117,7 +123,10 @@ def _summary(report: Report) -> Content:
         return Content.assemble(lr, ("  ·  ", _DIM), WAITING)
     first = [lr, ("  ·  aim ‖Δ‖/‖W‖ ≈ ", _DIM), log10(HEALTHY_UPDATE_RATIO)]
     if not any(d.state for d in report.deltas):
-        first.append(("  ·  plain SGD keeps no state", _DIM))
+        plain = all(d.rule == "Δ = −lr·g" for d in report.deltas)
+        first.append(
+            ("  ·  plain SGD keeps no state" if plain else "  ·  no optimizer state", _DIM)
+        )
     lines = [Content.assemble(*first)]
     broken = [d for d in report.deltas if d.follows_rule is False]
     if broken:

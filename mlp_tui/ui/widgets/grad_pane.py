@@ -89,6 +89,8 @@ class ParameterBlocks:
         """One heatmap per parameter, in report order."""
         self.notes: list[Static] = []
         """The figures beside each heatmap."""
+        self.lines: list[Horizontal] = []
+        """Each heatmap with its note; hidden when there is nothing to draw."""
         self.rows = 3
         """Heatmap lines per parameter."""
         self._drawn: list[object] = []
@@ -105,9 +107,14 @@ class ParameterBlocks:
         self.heatmaps = [Heatmap(max_rows=self.rows) for _ in key]
         self.notes = [Static(classes="param-note") for _ in key]
         self._drawn = [None] * len(key)
+        self.lines = [
+            Horizontal(heatmap, note, classes="param-row")
+            for heatmap, note in zip(self.heatmaps, self.notes, strict=True)
+        ]
         widgets: list[Widget] = []
-        for header, heatmap, note in zip(self.headers, self.heatmaps, self.notes, strict=True):
-            widgets += [header, Horizontal(heatmap, note, classes="param-row")]
+        for header, line in zip(self.headers, self.lines, strict=True):
+            line.display = False  # until there are values to draw
+            widgets += [header, line]
         self.body.mount_all(widgets)
 
     def set_rows(self, rows: int) -> None:
@@ -125,6 +132,8 @@ class ParameterBlocks:
         if values is not self._drawn[i]:
             self._drawn[i] = values
             self.heatmaps[i].update_values(values)
+            if self.lines[i].display != (values is not None):
+                self.lines[i].display = values is not None
 
 
 def set_content(widget: Static, content: Content | str) -> None:
@@ -141,12 +150,8 @@ def _after_backward(g: GradCapture, view: ParameterView) -> Content:
     """Header of a parameter once backward has run: after = before + this backward."""
     title = _title(g.name, g.shape)
     if g.after_stats is None:
-        why = (
-            "not a leaf: backward() never fills its .grad"
-            if not view.is_leaf
-            else "backward() never reached it"
-        )
-        return Content.assemble(*title, (".grad None", WARN), (f"  {why}", DIM))
+        why = "not a leaf" if not view.is_leaf else "backward() never reached it"
+        return Content.assemble(*title, (".grad None", WARN), (f"  ({why})", DIM))
     figure = ("‖g‖ ", (num(g.after_stats.norm), NAME))
     if g.before is None:
         return Content.assemble(*title, *figure, ("  (was None)", DIM))
@@ -170,7 +175,7 @@ def _before_backward(view: ParameterView, stats: TensorStats | None, report: Rep
     title = _title(view.name, tuple(view.value.shape))
     if stats is None:
         if not view.is_leaf:
-            why = "not a leaf: autograd never fills its .grad"
+            why = "not a leaf"
         elif report.zeroed:
             why = "cleared by zero_grad"
         else:

@@ -50,10 +50,9 @@ class LessonPane(Vertical):
     LessonPane { border: round $primary-darken-1; height: 1fr; }
     LessonPane:focus-within { border: round $primary; }
     LessonPane > #lesson-note {
-        display: none; height: auto; max-height: 50%;
+        height: auto; max-height: 50%;
         margin-bottom: 1; padding: 0 1; background: $warning-muted; color: $text;
     }
-    LessonPane.-noted > #lesson-note { display: block; }
     LessonPane > #lesson-scroll { height: 1fr; }
     LessonPane > #lesson-scroll > #lesson-text { margin: 0; padding: 0 1; }
     """
@@ -68,7 +67,9 @@ class LessonPane(Vertical):
         self._note: tuple[tuple[str, str], ...] = ()
 
     def compose(self) -> ComposeResult:
-        yield Static(id="lesson-note")
+        note = Static(id="lesson-note")
+        note.display = False
+        yield note
         with VerticalScroll(id="lesson-scroll"):
             yield Markdown(self.markdown, id="lesson-text")
 
@@ -102,5 +103,8 @@ class LessonPane(Vertical):
             mark, _, rest = line.partition(" ")
             text.append(mark, style="bold red" if kind == "stop" else "bold")
             text.append(f" {rest}", style="bold" if kind == "stop" else "")
-        self.query_one("#lesson-note", Static).update(text)
-        self.set_class(bool(lines), "-noted")
+        note = self.query_one("#lesson-note", Static)
+        note.update(text)
+        # The note's own display, not a class on the pane: restyling the pane would restyle
+        # every Markdown block under it too.
+        note.display = bool(lines)
