@@ -1,6 +1,6 @@
 """Benchmark: what the scratch engine and the watching ``Session`` cost against plain PyTorch.
 
-Run from the repository root: ``python bench/bench_engine.py`` (about 1.5 minutes) or
+Run from the repository root: ``python bench/bench_engine.py`` (about 1.5 minutes of CPU time) or
 ``python bench/bench_engine.py --quick`` (about half a minute, fewer and shorter rounds).
 
 Three networks, each trained full-batch on fixed random data (one batch of exactly the
@@ -16,7 +16,8 @@ Figures, each a ratio of a candidate to a baseline measured in the same process:
     as ``torch.nn.Sequential`` (``MLP.to_torch()``: identical weights) + ``torch.nn.functional``
     loss + ``torch.optim``. Goal <= 1.5x.
 (b) ``Session.run(n)`` (light capture; includes the full replay of the last step and the
-    report it returns, amortised over n >= 200 steps) per step / the bare scratch loop.
+    report it returns, amortised over n >= 200 steps; 100 with --quick) per step / the bare
+    scratch loop.
     Goal <= 1.3x.
 (c) ``Session.step()`` (all five phases fully captured, plus its report) / one bare scratch
     step. Goal <= 2.5x.
@@ -109,15 +110,20 @@ BY_NAME = {spec.name: spec for spec in SPECS}
 @dataclass(frozen=True)
 class Mode:
     rounds: int
-    block_s: float  # wall time a baseline block aims at, for (a)
-    run_block_s: float  # baseline block for (b); n is at least MIN_RUN_STEPS anyway
+    block_s: float  # CPU seconds a baseline block aims at, for (a)
+    run_block_s: float  # the same for (b), within [min_run_steps, MAX_RUN_STEPS]
     full_block_s: float  # candidate block for (c)
     memory_steps: int
+    min_run_steps: int  # n for (b) is at least this, so the final replay is amortised
 
 
-FULL = Mode(rounds=7, block_s=0.25, run_block_s=0.6, full_block_s=0.5, memory_steps=1000)
-QUICK = Mode(rounds=5, block_s=0.05, run_block_s=0.05, full_block_s=0.1, memory_steps=300)
-MIN_RUN_STEPS, MAX_RUN_STEPS = 200, 2000
+FULL = Mode(
+    7, block_s=0.25, run_block_s=0.45, full_block_s=0.5, memory_steps=500, min_run_steps=200
+)
+QUICK = Mode(
+    5, block_s=0.05, run_block_s=0.05, full_block_s=0.1, memory_steps=150, min_run_steps=100
+)
+MAX_RUN_STEPS = 2000
 
 
 # --------------------------------------------------------------------------- building
@@ -284,7 +290,7 @@ def time_network(spec: Spec, mode: Mode) -> Timing:
     runner = session_run(make_session(spec, x, y))
     bare(5)
     runner(5)
-    n = steps_for(mode.run_block_s, a.cand_ms, MIN_RUN_STEPS, MAX_RUN_STEPS)
+    n = steps_for(mode.run_block_s, a.cand_ms, mode.min_run_steps, MAX_RUN_STEPS)
     b = compare(bare, runner, n, mode.rounds)
 
     # (c) one bare scratch step vs one fully captured Session.step(), in lockstep.

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from mlp_tui.trace.grads import clone_grads
+
 
 def _clone(value: object) -> object:
     return value.detach().clone() if isinstance(value, torch.Tensor) else value
@@ -51,7 +53,7 @@ class Checkpoint:
         return Checkpoint(
             step=step,
             params=tuple(p.detach().clone() for p in params),
-            grads=tuple(None if p.grad is None else p.grad.detach().clone() for p in params),
+            grads=tuple(clone_grads(params)),
             optimizer_state=tuple({k: _clone(v) for k, v in s.items()} for s in optimizer_state),
             torch_rng=torch.get_rng_state(),
             batch_rng=batch_rng.get_state(),

@@ -21,6 +21,7 @@ from mlp_tui.ui.widgets.loss_pane import (
     LossPane,
     diverged_at,
     downsample,
+    sparkline,
 )
 
 SINE = """
@@ -29,6 +30,28 @@ title = "Sine, 1-D regression"
 [data]
 kind = "sine"
 samples = 100
+"""
+
+
+# A fixed copy of the XOR scenario for the snapshot, so it does not change when the shipped
+# scenario's settings do.
+FIXED_XOR = """
+[scenario]
+title = "Fixed XOR"
+[data]
+kind = "xor"
+samples = 200
+noise = 0.25
+seed = 0
+[model]
+hidden = [4]
+activation = "tanh"
+init = "xavier"
+[loss]
+kind = "bce"
+[optimizer]
+kind = "sgd"
+lr = 0.5
 """
 
 
@@ -142,6 +165,16 @@ def test_downsample_short_series_and_nonfinite() -> None:
     assert diverged_at([1.0, 2.0]) is None
 
 
+def test_sparkline_keeps_a_spike_and_stretches_few_values() -> None:
+    assert sparkline([1.0, 2.0, 3.0, 10.0, 2.0, 1.0], 12, 2) == [
+        "      ██    ",
+        "▁▁▃▃▄▄██▃▃▁▁",
+    ]
+    assert sparkline([1.0] * 100 + [50.0] + [1.0] * 100, 10, 1) == ["▁▁▁▁▁█▁▁▁▁"]
+    assert sparkline([float("nan")], 3, 1) == ["   "]
+    assert sparkline([2.0, 2.0], 4, 1) == ["▄▄▄▄"]  # flat: mid-height
+
+
 def test_nonfinite_loss_does_not_crash_and_says_diverged(tmp_path: Path) -> None:
     session = sine_session(tmp_path)
     report = diverged_report(session)
@@ -240,7 +273,12 @@ def test_narrow_pane_stacks_then_hides_boundary_and_survives_tiny_sizes() -> Non
             await pilot.resize_terminal(20, 6)
             await pilot.pause()
             assert not pane.boundary_visible  # no room: hidden
-            assert "step 30" in screen_text(app)
+            text = screen_text(app)
+            assert "step 30" in text
+            # No room for axes: the curve falls back to a sparkline, highest at the start.
+            rows = text.splitlines()[2:5]
+            assert all(line[1:19].strip("▁▂▃▄▅▆▇█ ") == "" for line in rows)
+            assert rows[0][1] == "█" and rows[-1][18] in "▁▂▃▄▅▆▇█"
 
             await pilot.resize_terminal(6, 3)
             await pilot.pause()
@@ -332,8 +370,10 @@ class SnapshotApp(App[None]):
         yield LossPane()
 
 
-def test_snapshot(snap_compare) -> None:
-    session = open_scenario("xor").session
+def test_snapshot(snap_compare, tmp_path: Path) -> None:
+    path = tmp_path / "fixed.toml"
+    path.write_text(FIXED_XOR)
+    session = open_scenario(str(path)).session
     report = session.run(30)
 
     async def run_before(pilot) -> None:

@@ -99,7 +99,7 @@ class _GraphTree(Tree[_Line]):
         super().__init__("autograd graph", id=id)
         self.show_root = False
         self.auto_expand = False
-        self.guide_depth = 3
+        self.guide_depth = 2
 
 
 class GraphPane(Vertical):
@@ -178,7 +178,7 @@ class GraphPane(Vertical):
         self._cursor_key: NodeKey | None = None
         """The key of the line the cursor was on, to put it back after a rebuild."""
         self._styles: dict[str, Style] = {}
-        """The component classes' styles, read at each draw."""
+        """The component classes' styles, read once per theme."""
 
     def compose(self) -> ComposeResult:
         yield Static(HINT, id="graph-hint")
@@ -271,13 +271,17 @@ class GraphPane(Vertical):
 
     def _style(self, name: str) -> Style:
         """A component class's colour and weight, without its background (so the cursor
-        line's background shows through). Read once per draw, so it follows the theme."""
-        return self._styles[name]
+        line's background shows through)."""
+        style = self._styles.get(name)
+        if style is None:
+            full = self.get_component_rich_style(f"graph-pane--{name}")
+            style = self._styles[name] = Style(color=full.color, bold=full.bold)
+        return style
 
-    def _read_styles(self) -> None:
-        for name in ("leaf", "loss", "bad", "dim", "grad"):
-            style = self.get_component_rich_style(f"graph-pane--{name}")
-            self._styles[name] = Style(color=style.color, bold=style.bold, italic=style.italic)
+    def notify_style_update(self) -> None:
+        """The CSS or the theme changed: read the colours again at the next draw."""
+        super().notify_style_update()
+        self._styles.clear()
 
     def _draw(self) -> None:
         report = self._report
@@ -294,7 +298,6 @@ class GraphPane(Vertical):
             self._shape, self._lines, self._first, self._keys = None, [], {}, []
             return
         hint.display = False
-        self._read_styles()
         self.border_title = f"Graph · {report.position} · {len(graph.nodes)} nodes"
         self._keys = node_keys(graph)
         entries = self._layout(graph)
@@ -303,7 +306,9 @@ class GraphPane(Vertical):
             self._first = {}
             for tree_node, (line, text) in zip(self._lines, entries, strict=True):
                 tree_node.data = line
-                tree_node.set_label(self._label(graph, line, text))
+                label = self._label(graph, line, text)
+                if label != tree_node.label:  # repaint only the lines whose text changed
+                    tree_node.set_label(label)
                 if line.node_id is not None and not line.repeat:
                     self._first[line.node_id] = tree_node
             return

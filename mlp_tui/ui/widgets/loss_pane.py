@@ -50,6 +50,7 @@ __all__ = [
     "PlotLines",
     "diverged_at",
     "downsample",
+    "sparkline",
 ]
 
 CURVE_COLOR = (255, 170, 60)
@@ -120,6 +121,36 @@ def diverged_at(losses: Sequence[float]) -> tuple[int, float] | None:
         return None
     step = next(i for i, v in enumerate(losses, 1) if not math.isfinite(v))
     return step, losses[step - 1]
+
+
+SPARK = " ▁▂▃▄▅▆▇█"
+"""Eighth-blocks for the sparkline a curve falls back to when there is no room for axes."""
+
+
+def sparkline(values: Sequence[float], width: int, height: int) -> list[str]:
+    """``height`` lines of ``width`` block characters drawing the finite ``values``.
+
+    Each column shows the largest value of its bucket (a spike stays visible), scaled
+    between the smallest and the largest finite value, on a log scale when they span more
+    than two decades. Lines run from the top down."""
+    ys = [v for v in values if math.isfinite(v)]
+    if not ys or width <= 0 or height <= 0:
+        return [" " * max(width, 0)] * max(height, 0)
+    n = min(width, len(ys))
+    columns = [max(ys[b * len(ys) // n : (b + 1) * len(ys) // n]) for b in range(n)]
+    columns = [c for c in columns for _ in range(width // n)]  # few losses: wider columns
+    lo, hi = min(ys), max(ys)
+    if lo > 0 and hi / lo > 100:
+        columns, lo, hi = [math.log10(c) for c in columns], math.log10(lo), math.log10(hi)
+    levels = height * 8
+    scaled = [
+        1 + round((c - lo) / (hi - lo) * (levels - 1)) if hi > lo else levels // 2 for c in columns
+    ]
+    lines = []
+    for row in range(height - 1, -1, -1):  # top line first
+        line = "".join(SPARK[min(max(level - row * 8, 0), 8)] for level in scaled)
+        lines.append(line.ljust(width))
+    return lines
 
 
 def _dim(rgb: tuple[int, int, int], factor: float = _GRID_DIM) -> tuple[int, int, int]:
@@ -193,7 +224,7 @@ class PlotLines(Widget):
         self._strips_key: tuple | None = None
 
     def draw(self, width: int, height: int) -> Text | None:
-        """Set the figure up for this size; or return a short text to show instead."""
+        """Set the figure up for this size; or return a text (lines) to show instead."""
         raise NotImplementedError
 
     def paint(self, matrix: Any) -> None:
@@ -223,10 +254,12 @@ class PlotLines(Widget):
         plt.clear_figure()
         message = self.draw(width, height)
         if message is not None:
-            message.truncate(width)
-            segments = [s for s in message.render(self.app.console) if s.text != "\n"]
-            line = Strip(segments).apply_style(base)
-            return [line.adjust_cell_length(width, base)]
+            strips = []
+            for line in message.split("\n")[:height]:
+                line.truncate(width)
+                segments = [s for s in line.render(self.app.console) if s.text != "\n"]
+                strips.append(Strip(segments).apply_style(base).adjust_cell_length(width, base))
+            return strips
         self.builds += 1
         plt.theme("clear")
         plt.plotsize(width, height)
@@ -290,8 +323,9 @@ class LossCurve(PlotLines):
     def draw(self, width: int, height: int) -> Text | None:
         if not self.losses:
             return Text("the loss curve starts after the first loss phase", style="dim")
-        if not _fits(width, height):
-            return Text("")
+        if not _fits(width, height):  # no room for axes: a sparkline still shows the trend
+            lines = sparkline(self.losses, width, height)
+            return Text("\n".join(lines), style=Style(color=Color.from_rgb(*CURVE_COLOR)))
         steps, ys = downsample(self.losses, width)
         self.plotted_points = (tuple(steps), tuple(ys))
         if not ys:  # every loss is inf/NaN

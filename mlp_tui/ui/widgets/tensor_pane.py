@@ -71,10 +71,6 @@ def _dtype(tensor: torch.Tensor | None) -> str:
     return "—" if tensor is None else str(tensor.dtype).removeprefix("torch.")
 
 
-def _mark(value: bool | None) -> str:
-    return fmt.check(value)
-
-
 def _matrix(tensor: torch.Tensor) -> torch.Tensor:
     """The tensor as (rows, columns): a vector is one column, a scalar one cell."""
     t = tensor.detach()
@@ -375,7 +371,7 @@ class TensorPane(VerticalScroll):
         text.append(s.heading + "\n", style="bold")
         if s.is_leaf is not None:
             text.append(
-                f"is_leaf {_mark(s.is_leaf)}  requires_grad {_mark(s.requires_grad)}"
+                f"is_leaf {fmt.check(s.is_leaf)}  requires_grad {fmt.check(s.requires_grad)}"
                 f"  grad_fn {s.grad_fn}\n"
             )
             text.append(f"{s.dtype} {fmt.shape(s.shape)}\n", style="dim")
@@ -433,8 +429,10 @@ class TensorPane(VerticalScroll):
         64×16 block (measure all, render the visible lines), one cell a row ~10 ms. The row
         labels, zebra stripes and both scroll directions still come from the DataTable.
         """
-        if tensor is None:
+        if tensor is None or tensor.numel() == 0:
             table.display = False
+            if tensor is not None:
+                missing = f"empty {fmt.shape(tuple(tensor.shape))}"
             caption.update(Text(f"{title}: {missing}" if missing else f"{title}: None"))
             self._drawn.pop(which, None)
             return

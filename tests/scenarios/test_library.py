@@ -1,0 +1,692 @@
+"""The built-in course: every lesson's claim, checked in the numbers of a real headless run.
+
+Each test opens a built-in scenario exactly as the app does (``open_scenario``), drives its
+``Session`` (``next_phase``, ``step``, ``run``) and asserts the phenomenon its lesson
+teaches, with the figures the lesson quotes. Where possible the figure is derived a second,
+independent way: gradients with ``torch.autograd.grad`` on copies of the weights, the
+model ejected to real ``torch.nn``, an optimizer's state rebuilt from the captured
+gradients, dead units and overflow found by redoing the forward pass by hand.
+
+If a lesson's text changes its numbers, change them here too (and the other way round).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from mlp_tui import cli
+from mlp_tui.scenarios import build, builtin_names, course, open_scenario
+from mlp_tui.scenarios.library import library_dir
+from mlp_tui.session.phases import PHASES, Phase
+from mlp_tui.session.report import StepMetrics
+
+NAMES = (
+    "xor",
+    "moons",
+    "spiral",
+    "sine",
+    "forgot-zero-grad",
+    "non-leaf",
+    "lr-too-high",
+    "dead-relu",
+    "vanishing",
+    "init-matters",
+    "momentum",
+    "adam",
+    "iris",
+)
+LN2 = math.log(2)
+
+# mistakes.make_parameters_non_leaf builds W as `randn(...).requires_grad_() * 0.01`. That
+# MulBackward0 is shared by every step's graph and saves the scalar for backward, so the
+# first backward() frees it and the second raises "Trying to backward through the graph a
+# second time" (a second step, or a replay after a stop). Reported; remove the mark when fixed.
+NON_LEAF_SECOND_BACKWARD = pytest.mark.xfail(
+    raises=RuntimeError,
+    strict=False,
+    reason="mistakes.make_parameters_non_leaf: second backward() through the shared `* 0.01`",
+)
+
+
+def _param(name: str) -> object:
+    marks = (NON_LEAF_SECOND_BACKWARD,) if name == "non-leaf" else ()
+    return pytest.param(name, marks=marks, id=name)
+
+
+@pytest.fixture(autouse=True)
+def _quiet_non_leaf_warnings():
+    # Reading .grad of a non-leaf warns; the non-leaf lesson does that on purpose.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The .grad attribute of a Tensor that is not")
+        yield
+
+
+def train(session, steps: int, on_step: Callable[[StepMetrics], None] | None = None) -> list:
+    """Run to the end of step ``steps`` through every breakpoint, as ``mlp-tui run`` does.
+
+    Returns the stops as (step, phase, Stop); a non-finite stop ends the run there."""
+    stops = []
+    while session.step_no < steps or session.done < len(PHASES):
+        todo = steps - session.step_no + (1 if session.done < len(PHASES) else 0)
+        report = session.run(todo, on_step=on_step, replay=False)
+        if report.stop is None:
+            break
+        stops.append((report.step, report.phase, report.stop))
+        if report.stop.reason == "nonfinite":
+            break
+    return stops
+
+
+def trajectory(
+    session, steps: int, also: Callable[[StepMetrics], None] | None = None
+) -> tuple[list[StepMetrics], list]:
+    """The metrics of every finished step, and the stops; ``also`` is called after each step."""
+    metrics: list[StepMetrics] = []
+
+    def on_step(m: StepMetrics) -> None:
+        metrics.append(m)
+        if also is not None:
+            also(m)
+
+    stops = train(session, steps, on_step)
+    return metrics, stops
+
+
+def first_step(metrics: list[StepMetrics], holds: Callable[[StepMetrics], bool]) -> int | None:
+    return next((m.step for m in metrics if holds(m)), None)
+
+
+def twin(name: str, **model_changes):
+    """The built-in scenario with some ``[model]`` keys changed, built fresh."""
+    spec = open_scenario(name).spec
+    return build(dataclasses.replace(spec, model=dataclasses.replace(spec.model, **model_changes)))
+
+
+def grad_norms(report) -> dict[str, float]:
+    return {g.name: g.after_stats.norm for g in report.grads if g.after_stats is not None}
+
+
+# ------------------------------------------------------------------------ the course
+
+
+def test_the_course_is_every_file_in_order():
+    assert sorted(builtin_names()) == sorted(NAMES)
+    specs = course()
+    assert [s.name for s in specs] == list(NAMES)
+    assert [s.order for s in specs] == list(range(1, len(NAMES) + 1))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_lesson_is_written_for_a_learner(name):
+    spec = open_scenario(name).spec
+    text = (library_dir() / f"{name}.toml").read_text(encoding="utf-8")
+    assert text.startswith("#"), "a scenario file opens with a comment for its reader"
+    assert spec.title and spec.summary and len(spec.summary) <= 100
+    lesson = spec.lesson
+    assert "?" in lesson, "a lesson asks the learner a question"
+    assert any(key in lesson for key in ("**n**", "**s**", "**c**")), "which keys to press"
+    panes = ("Graph", ".grad", "Δ", "Loss", "Tensor")
+    assert any(pane in lesson for pane in panes), "where to look"
+    assert spec.breakpoints, "a breakpoint where the lesson wants attention"
+    assert all(bp.note for bp in spec.breakpoints)
+    assert spec.training.steps <= 600, "mlp-tui run should take seconds"
+
+
+def test_every_file_passes_the_real_check_command():
+    import subprocess
+    import sys
+
+    paths = sorted(str(p) for p in (Path(__file__).parents[2] / "scenarios").glob("*.toml"))
+    assert len(paths) == len(NAMES)
+    done = subprocess.run(
+        [sys.executable, "-m", "mlp_tui", "check", *paths],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == len(paths)
+    assert all(line.startswith("ok  ") for line in lines)
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in NAMES])
+def test_every_scenario_runs_a_few_steps_through_the_cli(name, capsys):
+    import json
+
+    assert cli.main(["run", name, "--steps", "3", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    steps, summary = lines[:-1], lines[-1]
+    assert [r["step"] for r in steps] == [1, 2, 3]
+    assert summary["summary"] is True and summary["steps"] == 3
+    assert all(math.isfinite(r["loss"]) for r in steps)
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in NAMES])
+def test_every_scenario_is_deterministic(name):
+    def losses() -> list[float]:
+        metrics, _ = trajectory(open_scenario(name).session, 20)
+        return [m.loss for m in metrics]
+
+    first, second = losses(), losses()
+    assert len(first) == (6 if name == "lr-too-high" else 20)  # lr-too-high stops at step 7
+    assert first == second  # bit for bit, not approximately
+
+
+# ------------------------------------------------------------------------ 1. xor
+
+
+def test_xor_walks_through_the_five_phases():
+    session = open_scenario("xor").session
+    reports = [session.next_phase() for _ in PHASES]
+    assert [r.phase for r in reports] == list(PHASES)
+    zero, forward, loss, backward, step = reports
+    assert all(p.grad is None for p in zero.parameters)  # zero_grad: .grad cleared
+    assert forward.graph is not None and forward.loss is None
+    kinds = {n.kind for n in forward.graph.nodes}
+    assert {"MmBackward0", "AddBackward0", "TanhBackward0", "AccumulateGrad"} <= kinds
+    assert loss.loss is not None and loss.graph.root.name == "loss"
+    assert all(p.grad is not None for p in backward.parameters)
+    lr = session.lr
+    for d, g in zip(step.deltas, backward.grads, strict=True):
+        assert d.follows_rule is True and d.rule == "Δ = −lr·g"
+        assert torch.allclose(d.delta, -lr * g.after, atol=1e-6)
+
+
+def test_xor_question_b1_gradient_is_a_hundred_times_smaller_than_w1s():
+    session = open_scenario("xor").session
+    norms = grad_norms(session.step())
+    assert norms["W1"] / norms["b1"] > 100  # b1's gradient is mean(σ(ŷ) − y), and y is half 1s
+    b = open_scenario("xor")
+    with torch.no_grad():
+        sigma = torch.sigmoid(b.session.model(b.session.x))  # (200, 1)
+    assert abs((sigma - b.session.y).mean().item()) == pytest.approx(norms["b1"], rel=1e-4)
+
+
+def test_xor_reaches_ninety_percent_at_its_breakpoint_and_then_solves_it():
+    session = open_scenario("xor").session
+    metrics, stops = trajectory(session, 300)
+    assert [(s, str(p)) for s, p, _ in stops] == [(35, "loss")]
+    assert first_step(metrics, lambda m: m.accuracy >= 0.9) == 35
+    assert session.evaluate()[1] == 1.0
+
+
+# ------------------------------------------------------------------------ 2. moons
+
+
+def test_moons_bends_its_boundary_beyond_what_a_line_can_do():
+    session = open_scenario("moons").session
+    metrics, stops = trajectory(session, 400)
+    assert first_step(metrics, lambda m: m.accuracy >= 0.86) == 3
+    assert first_step(metrics, lambda m: m.accuracy >= 0.9) == 72
+    assert [s for s, _, _ in stops] == [210]
+    loss, accuracy = session.evaluate()
+    assert accuracy == pytest.approx(0.985) and loss == pytest.approx(0.034, abs=5e-4)
+
+    line = twin("moons", hidden=()).session  # a linear model on the same data
+    line_metrics, _ = trajectory(line, 400)
+    assert max(m.accuracy for m in line_metrics) <= 0.86
+
+
+# ------------------------------------------------------------------------ 3. spiral
+
+
+def test_spiral_needs_depth_and_the_scenario_has_enough():
+    session = open_scenario("spiral").session
+    _, stops = trajectory(session, 500)
+    assert [s for s, _, _ in stops] == [123]
+    assert session.evaluate()[1] == pytest.approx(0.977, abs=1e-3)
+
+    def accuracy(hidden: tuple[int, ...]) -> float:
+        s = twin("spiral", hidden=hidden).session
+        train(s, 500)
+        return s.evaluate()[1]
+
+    shallow, wide, deep = accuracy((8,)), accuracy((32,)), accuracy((8, 8))
+    assert shallow < 0.8  # the lesson's 77%: one layer of 8 cannot draw it
+    assert wide == pytest.approx(0.93, abs=0.005)
+    assert deep == pytest.approx(0.97, abs=0.005)
+    assert deep > wide  # 123 parameters in two layers beat 195 in one
+
+
+# ------------------------------------------------------------------------ 4. sine
+
+
+def test_sine_fits_the_curve_down_to_near_the_noise_floor():
+    built = open_scenario("sine")
+    session, x, y = built.session, built.data.x, built.data.y
+    floor = ((y - x.sin()) ** 2).mean().item()  # what sin(x) itself scores
+    assert floor == pytest.approx(0.0113, abs=1e-4)
+    assert y.var(correction=0).item() == pytest.approx(0.51, abs=0.005)
+    design = torch.cat([x, torch.ones_like(x)], dim=1)  # (200, 2): the best straight line
+    line = design @ torch.linalg.lstsq(design, y).solution
+    assert ((line - y) ** 2).mean().item() == pytest.approx(0.194, abs=1e-3)
+
+    metrics, stops = trajectory(session, 600)
+    assert metrics[0].loss == pytest.approx(0.189, abs=1e-3)
+    assert [s for s, _, _ in stops] == [111]
+    assert first_step(metrics, lambda m: m.loss < 0.02) == 111
+    assert metrics[49].loss == pytest.approx(0.040, abs=5e-4)
+    assert metrics[99].loss == pytest.approx(0.021, abs=5e-4)
+    loss, _ = session.evaluate()
+    assert floor < loss <= 0.0155
+    grid = torch.linspace(-2.5, 2.5, 51)[:, None]  # (51, 1), away from the sparse ends
+    with torch.no_grad():
+        error = (session.model(grid) - grid.sin()).abs().max().item()
+    assert error < 0.1  # it is the shape of sin(x)
+
+
+# ------------------------------------------------------------------------ 5. forgot zero_grad
+
+
+def sine_loss(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The sine net's loss written out by hand: mean((tanh(x W0 + b0) W1 + b1 − y)²)."""
+    w0, b0, w1, b1 = params
+    return ((torch.tanh(x @ w0 + b0) @ w1 + b1 - y) ** 2).mean()
+
+
+def test_forgot_zero_grad_accumulates_the_sum_of_every_step_gradient():
+    built = open_scenario("forgot-zero-grad")
+    session = built.session
+    assert session.zero_grad_enabled is False
+    x, y = built.data.x, built.data.y
+    total = [torch.zeros_like(p) for p in session.params]
+    contributions = [torch.zeros_like(p) for p in session.params]
+    for k in range(1, 11):
+        copies = [p.detach().clone().requires_grad_() for p in session.params]
+        own = torch.autograd.grad(sine_loss(copies, x, y), copies)  # this step's gradient alone
+        total = [t + g for t, g in zip(total, own, strict=True)]
+        report = session.step()
+        if report.stop is not None:  # the breakpoint after step 2's backward
+            assert (report.step, report.phase) == (2, Phase.BACKWARD)
+            report = session.step()
+        assert report.zeroed is False
+        for i, (g, p) in enumerate(zip(report.grads, session.params, strict=True)):
+            contributions[i] = contributions[i] + g.contribution
+            assert torch.allclose(p.grad, total[i], rtol=1e-5, atol=1e-6)
+            assert torch.allclose(p.grad, contributions[i], rtol=1e-5, atol=1e-6)
+            assert torch.allclose(g.contribution, own[i], rtol=1e-4, atol=1e-6)
+        if k >= 2:
+            assert any(pf.kind == "accumulating" for pf in report.pitfalls)
+    w0 = report.grads[0]
+    assert w0.after_stats.norm == pytest.approx(1.70, abs=0.01)  # the lesson's step-10 figures
+    assert w0.contribution_stats.norm == pytest.approx(0.065, abs=0.001)
+
+
+def test_forgot_zero_grad_trains_worse_than_its_zero_grad_twin():
+    bad = open_scenario("forgot-zero-grad").session
+    good = open_scenario("forgot-zero-grad").session
+    good.zero_grad_enabled = True  # what the z key does
+    bad_metrics, _ = trajectory(bad, 200)
+    good_metrics, _ = trajectory(good, 200)
+    assert bad_metrics[9].loss == pytest.approx(0.037, abs=5e-4)  # faster at first...
+    assert good_metrics[9].loss == pytest.approx(0.137, abs=5e-4)
+    assert first_step(bad_metrics[100:], lambda m: m.loss > 0.3) == 131  # ...then thrown off
+    settled = [m.loss for m in bad_metrics[10:130]]
+    assert min(settled) > 0.025 and max(settled) < 0.17
+    assert max(m.loss for m in bad_metrics[130:]) == pytest.approx(1.07, abs=0.01)
+    bad_loss, good_loss = bad.evaluate()[0], good.evaluate()[0]
+    assert bad_loss == pytest.approx(0.74, abs=0.01)
+    assert good_loss == pytest.approx(0.0175, abs=5e-4)
+    assert bad_loss > 10 * good_loss
+
+
+# ------------------------------------------------------------------------ 6. non-leaf
+
+
+def test_non_leaf_parameters_get_no_grad_and_are_named():
+    session = open_scenario("non-leaf").session
+    before = [p.detach().clone() for p in session.params]
+    reports = [session.next_phase() for _ in range(4)]
+    after_backward = reports[-1]
+    assert after_backward.stop is not None and after_backward.stop.reason == "breakpoint"
+    assert after_backward.phase is Phase.BACKWARD
+    for view in after_backward.parameters:
+        assert view.is_leaf is False and view.grad is None
+        assert view.grad_fn == ("MulBackward0" if view.name.startswith("W") else "AddBackward0")
+    named = {pf.subject: pf for pf in after_backward.pitfalls if pf.kind == "non_leaf"}
+    assert set(named) == {"W0", "b0", "W1", "b1"}
+    assert "not a leaf" in named["W0"].message
+    leaves = [n for n in after_backward.graph.nodes if n.is_leaf]
+    assert leaves and all(n.leaf not in named for n in leaves)  # the real leaves are hidden
+    step = session.next_phase()
+    assert all(d.follows_rule is None and d.norm == 0 for d in step.deltas)
+    assert all(torch.equal(p, b) for p, b in zip(session.params, before, strict=True))
+    assert reports[2].loss == pytest.approx(LN2, abs=1e-5)  # a coin toss
+
+
+@NON_LEAF_SECOND_BACKWARD
+def test_non_leaf_nothing_learns_in_fifty_steps():
+    session = open_scenario("non-leaf").session
+    before = [p.detach().clone() for p in session.params]
+    metrics, _ = trajectory(session, 50)
+    assert len(metrics) == 50
+    assert all(torch.equal(p, b) for p, b in zip(session.params, before, strict=True))
+    assert all(m.loss == metrics[0].loss for m in metrics)
+    assert session.evaluate() == pytest.approx((LN2, 0.5), abs=1e-5)
+
+
+# ------------------------------------------------------------------------ 7. lr too high
+
+
+def test_lr_too_high_blows_up_and_the_debugger_names_the_first_inf():
+    session = open_scenario("lr-too-high").session
+    first = session.step()
+    assert first.stop is None
+    assert first.deltas[2].update_ratio == pytest.approx(0.78, abs=0.005)  # 10^-0.11
+    w1 = session.params[2].detach().clone()
+    report = session.run(100)
+    assert report.stop.reason == "breakpoint" and (report.step, report.phase) == (2, Phase.STEP)
+    delta = report.deltas[2]  # W1's update in step 2
+    ratio = ((session.params[2].detach() - w1).norm() / w1.norm()).item()
+    assert delta.name == "W1" and delta.update_ratio == pytest.approx(ratio, rel=1e-4)
+    assert ratio > 1  # one step moved W1 by more than W1
+    assert report.losses[:2] == pytest.approx((0.816, 8.97), abs=0.005)
+
+    report = session.run(100)
+    assert report.stop.reason == "nonfinite"
+    assert (report.step, report.phase) == (7, Phase.LOSS)
+    losses = list(report.losses)
+    assert losses[:6] == sorted(losses[:6]) and losses[5] > 1e17  # each step worse
+    assert not math.isfinite(losses[6])
+
+    graph = report.graph
+    node = graph.first_nonfinite()
+    assert node is not None and node in graph.nodes
+    assert (node.kind, node.label, node.stage) == ("MmBackward0", "h1 @ W2", "Linear 2")
+    assert 0 <= node.forward_order < graph.root.forward_order  # inside the net, before the loss
+    earlier = [n for n in graph.nodes if not n.is_leaf and n.forward_order < node.forward_order]
+    assert earlier and all(n.stats.finite for n in earlier)
+    assert any("h1 @ W2" in pf.message for pf in report.pitfalls if pf.kind == "nonfinite")
+
+    # Independently: redo step 7's forward pass by hand with the weights it used.
+    w = [p.detach() for p in session.params]
+    h, first_bad = session.x, None
+    for layer in range(4):
+        z = h @ w[2 * layer]
+        if first_bad is None and not z.isfinite().all():
+            first_bad = f"h{layer - 1} @ W{layer}"
+        z = z + w[2 * layer + 1]
+        h = torch.nn.functional.leaky_relu(z, 0.01) if layer < 3 else z
+    assert first_bad == "h1 @ W2"
+
+
+def test_lr_too_high_trains_at_lesson_twos_rate():
+    session = open_scenario("lr-too-high").session
+    session.lr = 0.2  # what the l key does
+    metrics, stops = trajectory(session, 100)
+    assert all(s.reason != "nonfinite" for _, _, s in stops)
+    assert all(math.isfinite(m.loss) for m in metrics)
+    assert metrics[9].accuracy == pytest.approx(0.855, abs=1e-3)
+    assert metrics[99].accuracy == pytest.approx(0.965, abs=1e-3)
+
+
+# ------------------------------------------------------------------------ 8. dead ReLUs
+
+
+def dead_units(session) -> tuple[torch.Tensor, torch.Tensor]:
+    """Which units of h0 and h1 output 0 for every sample, recomputed from the weights."""
+    w0, b0, w1, b1 = (p.detach() for p in session.params[:4])
+    z0 = session.x @ w0 + b0  # (200, 16)
+    z1 = z0.relu() @ w1 + b1  # (200, 16)
+    return (z0 <= 0).all(dim=0), (z1 <= 0).all(dim=0)
+
+
+def test_dead_relus_cross_the_threshold_and_never_come_back():
+    session = open_scenario("dead-relu").session
+    report = session.run(200)
+    assert report.stop.reason == "breakpoint" and (report.step, report.phase) == (6, "forward")
+    h0, h1 = report.activations
+    assert h0.dead_fraction == 0.5 and h1.dead_fraction == 15 / 16
+    dead0, dead1 = dead_units(session)  # the weights step 6's forward used
+    assert dead0.float().mean().item() == 0.5 and dead1.sum().item() == 15
+
+    report = session.run(200)
+    assert (report.step, report.phase) == (7, "forward")
+    assert report.activations[1].dead_fraction == 1.0
+    frozen = [p.detach().clone() for p in session.params[:5]]
+    dead_at_7 = dead_units(session)
+    report = session.step()
+    norms = grad_norms(report)
+    assert all(norms[n] == 0.0 for n in ("W0", "b0", "W1", "b1", "W2"))
+    assert norms["b2"] > 0  # only the output bias still learns
+
+    train(session, 200)
+    assert session.step_no == 200
+    for now, then in zip(dead_units(session), dead_at_7, strict=True):
+        assert torch.equal(now, then)  # the same units, still dead
+    assert all(torch.equal(p, f) for p, f in zip(session.params[:5], frozen, strict=True))
+    loss, accuracy = session.evaluate()
+    assert loss == pytest.approx(LN2, abs=1e-5) and accuracy == 0.5
+
+
+def test_dead_relus_do_not_happen_at_lesson_twos_rate():
+    session = open_scenario("dead-relu").session
+    session.lr = 0.2  # what the l key does
+    dead_seen: list[bool] = []
+    metrics, stops = trajectory(
+        session, 210, lambda _m: dead_seen.append(bool(dead_units(session)[0].any()))
+    )
+    assert stops == [] and len(dead_seen) == 210
+    assert not any(dead_seen)  # no unit of h0 ever dies
+    assert first_step(metrics, lambda m: m.accuracy >= 0.95) == 210
+
+
+# ------------------------------------------------------------------------ 9. vanishing
+
+
+def test_vanishing_first_layer_gradient_is_millions_of_times_smaller():
+    built = open_scenario("vanishing")
+    session = built.session
+    reference = session.model.to_torch()  # real torch.nn, before any step
+    for _ in range(4):
+        report = session.next_phase()
+    assert report.stop is not None and report.phase is Phase.BACKWARD
+    norms = grad_norms(report)
+    w = [norms[f"W{i}"] for i in range(5)]
+    assert w[0] / w[4] == pytest.approx(1.7e-7, rel=0.05)  # "about six million times"
+    assert w[0] / w[4] < 1 / 100
+    for earlier, later in itertools.pairwise(w):
+        assert 10 <= later / earlier <= 100  # each layer back shrinks it 10 to 100 times
+    assert w[4] == pytest.approx(0.051, abs=5e-4) and w[0] == pytest.approx(8.6e-9, rel=0.01)
+
+    # The same figures from real torch.nn and torch's own cross-entropy.
+    logits = reference(session.x)
+    torch.nn.functional.cross_entropy(logits, session.y).backward()
+    linears = [m for m in reference if isinstance(m, torch.nn.Linear)]
+    for i, layer in enumerate(linears):
+        assert layer.weight.grad.norm().item() == pytest.approx(w[i], rel=1e-3)
+
+    for view in report.activations:  # every sigmoid sits near 0.5
+        assert view.stats.min >= 0.48 and view.stats.max <= 0.52
+
+    train(session, 300)
+    loss, accuracy = session.evaluate()
+    assert loss == pytest.approx(LN2, abs=1e-4) and accuracy == 0.5
+
+
+# ------------------------------------------------------------------------ 10. init matters
+
+
+def test_init_matters_keeps_every_layers_gradient_healthy():
+    session = open_scenario("init-matters").session
+    first = session.step()
+    assert first.stop is not None and first.phase is Phase.BACKWARD
+    norms = grad_norms(first)
+    quoted = (0.72, 0.77, 0.52, 0.72, 0.46)
+    for i, value in enumerate(quoted):
+        assert norms[f"W{i}"] == pytest.approx(value, abs=0.005)
+    session.step()
+    metrics, _ = trajectory(session, 300)
+    assert len(metrics) == 299  # steps 2 to 300
+    ratios = [norms["W0"] / norms["W4"]] + [m.grad_norm["W0"] / m.grad_norm["W4"] for m in metrics]
+    assert all(0.5 <= r <= 20 for r in ratios)  # the lesson's bound, at every step
+    assert first_step(metrics, lambda m: m.accuracy >= 0.9) == 53
+    loss, accuracy = session.evaluate()
+    assert accuracy == pytest.approx(0.98) and loss == pytest.approx(0.032, abs=5e-4)
+
+
+@pytest.mark.parametrize(
+    ("activation", "init", "ratio", "accuracy"),
+    [
+        ("sigmoid", "xavier", 2.6e-3, 0.795),
+        ("tanh", "reference", 1.6, 0.59),
+        ("relu", "kaiming", 0.37, 0.995),
+    ],
+)
+def test_init_matters_table(activation, init, ratio, accuracy):
+    session = twin("init-matters", activation=activation, init=init).session
+    session.breakpoints, session._armed = [], []  # the table is about the numbers only
+    metrics, _ = trajectory(session, 300)
+    first = metrics[0].grad_norm
+    assert first["W0"] / first["W4"] == pytest.approx(ratio, rel=0.05)
+    if init == "reference":
+        assert max(first.values()) < 1e-5  # every gradient is tiny, first or last
+    assert session.evaluate()[1] == pytest.approx(accuracy, abs=1e-3)
+
+
+# ------------------------------------------------------------------------ 11. momentum
+
+
+def test_momentum_buffer_and_delta_follow_the_rule():
+    session = open_scenario("momentum").session
+    mu, lr = 0.9, session.lr
+    buffers: list[torch.Tensor] | None = None
+    for k in range(1, 6):
+        before = [p.detach().clone() for p in session.params]
+        report = session.step()
+        grads = [g.after for g in report.grads]
+        if buffers is None:
+            buffers = [g.clone() for g in grads]  # step 1: the buffer is the gradient
+        else:
+            buffers = [mu * b + g for b, g in zip(buffers, grads, strict=True)]
+        for d, b, p, p0, state in zip(
+            report.deltas, buffers, session.params, before, report.optimizer_state, strict=True
+        ):
+            assert d.rule == "Δ = −lr·buf" and d.follows_rule is True
+            assert torch.allclose(state["momentum_buffer"], b, rtol=1e-5, atol=1e-6)
+            assert torch.allclose(d.state["momentum_buffer"], b, rtol=1e-5, atol=1e-6)
+            assert torch.allclose(p.detach() - p0, -lr * b, rtol=1e-4, atol=1e-6)
+        if k == 1:
+            assert report.deltas[0].state["momentum_buffer"].norm().item() == pytest.approx(
+                report.grads[0].after_stats.norm, rel=1e-6
+            )
+            assert buffers[0].norm().item() == pytest.approx(0.41, abs=0.005)
+        if k == 2:
+            assert report.stop is not None and report.phase is Phase.STEP
+
+
+def test_momentum_is_faster_than_plain_sgd_and_not_monotone():
+    session = open_scenario("momentum").session
+    metrics, stops = trajectory(session, 200)
+    assert [s for s, _, _ in stops] == [2, 46]
+    assert first_step(metrics, lambda m: m.accuracy >= 0.95) == 46
+    rises = sum(b.loss > a.loss for a, b in itertools.pairwise(metrics))
+    assert rises == 8
+    loss, accuracy = session.evaluate()
+    assert accuracy == pytest.approx(0.99) and loss == pytest.approx(0.018, abs=5e-4)
+    plain, _ = trajectory(open_scenario("moons").session, 210)
+    assert first_step(plain, lambda m: m.accuracy >= 0.95) == 210
+
+
+# ------------------------------------------------------------------------ 12. adam
+
+
+def test_adam_first_step_moves_every_weight_by_lr():
+    session = open_scenario("adam").session
+    report = session.step()
+    assert report.stop is not None and (report.step, report.phase) == (1, Phase.STEP)
+    lr = session.lr
+    zero_counts, sizes = {}, []
+    for g, d in zip(report.grads, report.deltas, strict=True):
+        moving = g.after != 0
+        zero_counts[g.name] = int((~moving).sum())
+        g_abs, step = g.after[moving].abs(), d.delta[moving].abs()
+        sizes.append(g_abs)
+        assert torch.allclose(step, lr * g_abs / (g_abs + 1e-8), rtol=1e-4)  # lr·|g| / (|g| + ε)
+        assert torch.allclose(step, torch.full_like(step, lr), rtol=1e-3)  # 0.01, three digits
+        assert torch.equal(d.delta[~moving], torch.zeros_like(d.delta[~moving]))
+        assert torch.equal(d.delta.sign(), -g.after.sign())
+    assert zero_counts == {"W0": 0, "b0": 0, "W1": 38, "b1": 1, "W2": 2, "b2": 0}
+    every = torch.cat(sizes)
+    assert every.min() < 4e-5 and every.max() > 0.2  # "whether its gradient was 0.00003 or 0.2"
+
+    second = session.step()
+    ratios = {d.name: d.update_ratio for d in second.deltas}
+    assert all(0.9 <= ratios[b] <= 1.0 for b in ("b0", "b1", "b2"))
+    assert all(0.005 <= ratios[w] <= 0.04 for w in ("W0", "W1", "W2"))
+
+
+def test_adam_moments_and_delta_follow_the_formula():
+    session = open_scenario("adam").session
+    (beta1, beta2), eps, lr = (0.9, 0.999), 1e-8, session.lr
+    m = v = None
+    for t in range(1, 6):
+        before = [p.detach().clone() for p in session.params]
+        report = session.step()
+        grads = [g.after for g in report.grads]
+        if m is None:
+            m = [torch.zeros_like(g) for g in grads]
+            v = [torch.zeros_like(g) for g in grads]
+        m = [beta1 * a + (1 - beta1) * g for a, g in zip(m, grads, strict=True)]
+        v = [beta2 * a + (1 - beta2) * g * g for a, g in zip(v, grads, strict=True)]
+        for i, (d, p, p0) in enumerate(zip(report.deltas, session.params, before, strict=True)):
+            state = report.optimizer_state[i]
+            assert state["step"] == t and d.follows_rule is True
+            assert torch.allclose(state["exp_avg"], m[i], rtol=1e-5, atol=1e-9)
+            assert torch.allclose(state["exp_avg_sq"], v[i], rtol=1e-5, atol=1e-12)
+            m_hat, v_hat = m[i] / (1 - beta1**t), v[i] / (1 - beta2**t)
+            expected = -lr * m_hat / (v_hat.sqrt() + eps)
+            assert torch.allclose(p.detach() - p0, expected, rtol=1e-3, atol=1e-6)
+
+
+def test_adam_reaches_the_lessons_accuracy():
+    session = open_scenario("adam").session
+    metrics, _ = trajectory(session, 200)
+    assert first_step(metrics, lambda m: m.accuracy >= 0.95) == 80
+    loss, accuracy = session.evaluate()
+    assert accuracy == pytest.approx(0.995) and loss == pytest.approx(0.015, abs=5e-4)
+
+
+# ------------------------------------------------------------------------ 13. iris
+
+
+def test_iris_reads_named_species_from_the_csv_and_reaches_98_7_percent():
+    built = open_scenario("iris")
+    data, session = built.data, built.session
+    assert built.spec.data.path == (library_dir() / "data" / "iris.csv").resolve()
+    assert data.class_names == ("setosa", "versicolor", "virginica")
+    assert data.feature_names == ("sepal_length", "sepal_width", "petal_length", "petal_width")
+    assert data.x.shape == (150, 4) and torch.bincount(data.y).tolist() == [50, 50, 50]
+    assert torch.allclose(data.x.mean(dim=0), torch.zeros(4), atol=1e-5)  # standardised
+    assert torch.allclose(data.x.std(dim=0, correction=0), torch.ones(4), atol=1e-5)
+
+    setosa_right: list[bool] = []
+
+    def setosa_check(_m: StepMetrics) -> None:
+        with torch.no_grad():
+            predicted = session.model(session.x).argmax(dim=1)
+        setosa_right.append(bool(((predicted == 0) == (session.y == 0)).all()))
+
+    metrics, stops = trajectory(session, 300, setosa_check)
+    assert first_step(metrics, lambda m: m.accuracy >= 0.9) == 19
+    assert [s for s, _, _ in stops] == [50]
+    loss, accuracy = session.evaluate()
+    assert accuracy == pytest.approx(148 / 150) and loss == pytest.approx(0.042, abs=5e-4)
+    with torch.no_grad():
+        predicted = session.model(session.x).argmax(dim=1)
+    wrong = (predicted != session.y).nonzero().flatten().tolist()
+    pairs = sorted((data.class_names[session.y[i]], data.class_names[predicted[i]]) for i in wrong)
+    assert pairs == [("versicolor", "virginica"), ("virginica", "versicolor")]
+    assert len(setosa_right) == 300
+    first_always = next(i for i in range(300) if all(setosa_right[i:])) + 1
+    assert first_always == 16  # setosa is right from step 16 on
