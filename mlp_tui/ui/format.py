@@ -29,7 +29,7 @@ def log10(value: float) -> str:
     """10^-2.3 for an update ratio; — where it has no meaning (W = 0)."""
     if value <= 0 or not math.isfinite(value):
         return "—"
-    return f"10^{math.log10(value) + 0.0:.1f}"  # + 0.0: no "-0.0" just under 1
+    return f"10^{round(math.log10(value), 1) + 0.0:.1f}"  # + 0.0: no "-0.0" just under 1
 
 
 def check(ok: bool | None) -> str:

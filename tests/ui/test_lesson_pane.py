@@ -7,6 +7,7 @@ with ``asyncio.run``. What the screen shows is read from the compositor's render
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from mlp_tui.scenarios.mistakes import make_parameters_non_leaf
 from mlp_tui.scratch import SGD
 from mlp_tui.session.report import Report
 from mlp_tui.session.session import Session
+from mlp_tui.trace.pitfalls import Pitfall
 from mlp_tui.ui.widgets.lesson_pane import LessonPane, note_lines
 
 SINE = """
@@ -217,11 +219,11 @@ def test_non_leaf_parameters_are_named_in_plain_words() -> None:
 
     async def check(app: App, pane: LessonPane, pilot) -> None:
         assert pane.query_one("#lesson-note").display
-        lines = pane.note_text.splitlines()
-        assert lines[0].startswith("⚠ W0 is not a leaf tensor (grad_fn=MulBackward0)")
-        assert len(lines) == len(report.pitfalls)
+        # One line for the four alike pitfalls: W0's message in full, the others named.
+        assert pane.note_text == f"⚠ {report.pitfalls[0].message} The same holds for b0, W1, b1."
         text = flat(screen_text(app))
         assert "⚠ W0 is not a leaf tensor (grad_fn=MulBackward0): backward() does not fill" in text
+        assert "The same holds for b0, W1, b1." in text
 
         # A new scenario clears the note.
         pane.set_lesson("Another", "Nothing wrong *here*.")
@@ -233,11 +235,21 @@ def test_non_leaf_parameters_are_named_in_plain_words() -> None:
     asyncio.run(run_with(built, report)(check))
 
 
-def test_note_lines_put_the_stop_first_and_drop_repeats() -> None:
+def test_note_lines_put_the_stop_first_then_one_line_per_kind() -> None:
     built = open_scenario("xor")
     report = built.session.run(300)
     assert note_lines(report)[0][0] == "stop"
     assert note_lines(built.session.step()) == ()
+    pitfalls = (
+        Pitfall("no_grad", "W0", "W0.grad is None after backward()."),
+        Pitfall("nonfinite", "loss", "the loss is nan."),
+        Pitfall("no_grad", "b0", "b0.grad is None after backward()."),
+    )
+    stopped = dataclasses.replace(report, pitfalls=pitfalls)
+    assert note_lines(stopped)[1:] == (
+        ("pitfall", "⚠ W0.grad is None after backward(). The same holds for b0."),
+        ("pitfall", "⚠ the loss is nan."),
+    )
 
 
 def test_small_sizes_do_not_crash() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 import torch
 from textual.app import App, ComposeResult
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
@@ -175,8 +174,6 @@ def test_inspected_node_follows_reports_and_says_when_gone() -> None:
     run(test)
 
 
-# Session's history reads every parameter's .grad, and torch warns on a non-leaf's.
-@pytest.mark.filterwarnings("ignore:The .grad attribute of a Tensor that is not a leaf")
 def test_non_leaf_parameter_bug_is_explained() -> None:
     torch.manual_seed(0)
     model = MLP(2, [4], 1, Tanh)

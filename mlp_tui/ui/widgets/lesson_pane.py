@@ -31,15 +31,23 @@ def _stop_line(stop: Stop, step: int) -> str:
 
 
 def note_lines(report: Report) -> tuple[tuple[str, str], ...]:
-    """(kind, line) pairs for the note: the stop first, then each pitfall; () if nothing."""
+    """(kind, line) pairs for the note: the stop first, then one line per kind of pitfall.
+
+    Pitfalls of one kind (four non-leaf parameters, say) read alike: the first one's
+    message is shown in full and the others are named after it, so the note stays short.
+    """
     lines: list[tuple[str, str]] = []
     if report.stop is not None:
         lines.append(("stop", _stop_line(report.stop, report.step)))
-    seen: set[str] = set()
+    by_kind: dict[str, list] = {}  # kind -> its Pitfalls, in report order
     for pitfall in report.pitfalls:
-        if pitfall.message not in seen:  # one line per distinct message
-            seen.add(pitfall.message)
-            lines.append(("pitfall", f"{_PITFALL_MARK} {pitfall.message}"))
+        by_kind.setdefault(pitfall.kind, []).append(pitfall)
+    for same in by_kind.values():
+        line = f"{_PITFALL_MARK} {same[0].message}"
+        others = [p.subject for p in same[1:] if p.subject != same[0].subject]
+        if others:
+            line += f" The same holds for {', '.join(others)}."
+        lines.append(("pitfall", line))
     return tuple(lines)
 
 
