@@ -16,7 +16,7 @@ Figures, each a ratio of a candidate to a baseline measured in the same process:
     as ``torch.nn.Sequential`` (``MLP.to_torch()``: identical weights) + ``torch.nn.functional``
     loss + ``torch.optim``. Goal <= 1.5x.
 (b) ``Session.run(n)`` (light capture; includes the full replay of the last step and the
-    report it returns, amortised over n >= 200 steps; 100 with --quick) per step / the bare
+    report it returns, amortised over n >= 300 steps; 100 with --quick) per step / the bare
     scratch loop.
     Goal <= 1.3x.
 (c) ``Session.step()`` (all five phases fully captured, plus its report) / one bare scratch
@@ -118,7 +118,7 @@ class Mode:
 
 
 FULL = Mode(
-    7, block_s=0.25, run_block_s=0.45, full_block_s=0.5, memory_steps=500, min_run_steps=200
+    7, block_s=0.25, run_block_s=0.45, full_block_s=0.5, memory_steps=500, min_run_steps=300
 )
 QUICK = Mode(
     5, block_s=0.05, run_block_s=0.05, full_block_s=0.1, memory_steps=150, min_run_steps=100

@@ -85,11 +85,11 @@ def _run(args: argparse.Namespace) -> int:
 
     def on_step(m) -> None:
         if args.json:
-            record = {"step": m.step, "loss": m.loss}
+            record = {"step": m.step, "loss": _json_number(m.loss)}
             if m.accuracy is not None:
                 record["accuracy"] = m.accuracy
-            record["grad_norm"] = m.grad_norm
-            record["delta_norm"] = m.delta_norm
+            record["grad_norm"] = {k: _json_number(v) for k, v in m.grad_norm.items()}
+            record["delta_norm"] = {k: _json_number(v) for k, v in m.delta_norm.items()}
             out.write(json.dumps(record) + "\n")
         elif progress:
             progress.update(m.step, m.loss)
@@ -117,7 +117,7 @@ def _run(args: argparse.Namespace) -> int:
     if progress:
         progress.close()
     loss, accuracy = session.evaluate()
-    summary = {"summary": True, "steps": session.step_no, "final_loss": loss}
+    summary = {"summary": True, "steps": session.step_no, "final_loss": _json_number(loss)}
     if accuracy is not None:
         summary["accuracy"] = accuracy
     if stops:
@@ -141,6 +141,11 @@ def _run(args: argparse.Namespace) -> int:
             + ")"
         )
     return 0
+
+
+def _json_number(value: float) -> float | None:
+    """Strict JSON has no NaN or Infinity: a diverged figure is written as null."""
+    return value if math.isfinite(value) else None
 
 
 class _Progress:

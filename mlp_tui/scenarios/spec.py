@@ -116,7 +116,7 @@ class _Reader:
         self.table = table
 
     def key(self, name: str) -> str:
-        return f"{self.section}.{name}"
+        return f"{self.section}.{name}" if name else self.section
 
     def fail(self, name: str, message: str) -> ScenarioError:
         return ScenarioError(self.path, self.key(name), message)
@@ -205,7 +205,8 @@ def parse(document: dict[str, Any], path: Path) -> ScenarioSpec:
     loss = _loss(_Reader(path, "loss", document.get("loss", {})))
     optimizer = _optimizer(_Reader(path, "optimizer", document.get("optimizer", {})))
     training = _training(_Reader(path, "training", document.get("training", {})))
-    breakpoints = _breakpoints(path, document.get("breakpoints", []), model, loss)
+    regression = loss == "mse" or (not loss and data.kind == "sine")  # csv: known once read
+    breakpoints = _breakpoints(path, document.get("breakpoints", []), model, regression)
     return ScenarioSpec(
         path=path,
         title=meta.string("title", path.stem),
@@ -323,21 +324,23 @@ def _training(r: _Reader) -> TrainingSpec:
     )
 
 
-def metric_names(model: ModelSpec, loss: str) -> list[str]:
-    """Every metric a breakpoint may name, for this model."""
+def metric_names(model: ModelSpec, regression: bool) -> list[str]:
+    """Every metric a breakpoint may name, for this model (no accuracy for a regression)."""
     layers = len(model.hidden) + 1
     params = [f"{kind}{i}" for i in range(layers) for kind in "Wb"]
-    names = ["loss", "step"] + ([] if loss == "mse" else ["accuracy"])
+    names = ["loss", "step"] + ([] if regression else ["accuracy"])
     for family in ("grad_norm", "delta_norm", "update_ratio"):
         names += [f"{family}.{p}" for p in params]
     names += [f"dead_fraction.h{i}" for i in range(len(model.hidden))]
     return names
 
 
-def _breakpoints(path: Path, items: Any, model: ModelSpec, loss: str) -> tuple[Breakpoint, ...]:
+def _breakpoints(
+    path: Path, items: Any, model: ModelSpec, regression: bool
+) -> tuple[Breakpoint, ...]:
     if not isinstance(items, list):
         raise ScenarioError(path, "breakpoints", "must be an array of tables: [[breakpoints]]")
-    known = metric_names(model, loss)
+    known = metric_names(model, regression)
     out = []
     for i, item in enumerate(items):
         r = _Reader(path, f"breakpoints[{i}]", item)
@@ -353,7 +356,9 @@ def _breakpoints(path: Path, items: Any, model: ModelSpec, loss: str) -> tuple[B
         out.append(
             Breakpoint(
                 step=r.integer("step", 0, 1) if r.has("step") else None,
-                phase=Phase(r.string("phase", None, tuple(PHASES))) if r.has("phase") else None,
+                phase=Phase(r.string("phase", None, tuple(p.value for p in PHASES)))
+                if r.has("phase")
+                else None,
                 condition=condition,
                 nonfinite=r.boolean("nonfinite", False),
                 note=r.string("note", ""),

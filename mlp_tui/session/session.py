@@ -349,9 +349,9 @@ class Session:
 
     def _backward(self, s: _StepState, full: bool) -> None:
         before = clone_grads(self.params) if full else None
-        # Only into the parameters that are leaves: a non-leaf "parameter" (the classic bug)
-        # hangs on a graph built once at creation, which a second backward() would re-enter.
-        s.loss.backward(inputs=[p for p in self.params if p.is_leaf] or None)
+        # A non-leaf "parameter" (the classic bug) hangs on a graph built once, at creation;
+        # every step's backward() re-enters it, so it must not be freed.
+        s.loss.backward(retain_graph=not all(p.is_leaf for p in self.params))
         if full:
             s.grads = tuple(capture_grads(self.named, before))
             for g in s.grads:

@@ -299,18 +299,20 @@ def to_dot(graph: Graph, title: str = "autograd") -> str:
     """Graphviz source: arrows run from each node to the nodes its gradient flows on to."""
 
     def quote(text: str) -> str:
-        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        """A DOT string: escape backslashes and quotes; a newline becomes DOT's line break."""
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
 
     lines = [f"digraph {quote(title)} {{", "  rankdir=TB;", '  node [fontname="monospace"];']
     for n in graph.nodes:
         shape = "×".join(map(str, n.shape)) or "scalar"
         if n.is_leaf:
-            label = f"{n.label} [{shape}]\\n{n.kind}"
+            label = f"{n.label} [{shape}]\n{n.kind}"
             lines.append(
                 f"  n{n.id} [label={quote(label)}, shape=box, style=filled, fillcolor=lightblue];"
             )
         else:
-            label = f"{n.kind}\\n{n.label}\\n[{shape}]"
+            label = f"{n.kind}\n{n.label}\n[{shape}]"
             lines.append(f"  n{n.id} [label={quote(label)}, shape=box];")
     for n in graph.nodes:
         lines.extend(f"  n{n.id} -> n{child};" for child in n.inputs)

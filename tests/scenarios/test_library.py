@@ -45,21 +45,6 @@ NAMES = (
 )
 LN2 = math.log(2)
 
-# mistakes.make_parameters_non_leaf builds W as `randn(...).requires_grad_() * 0.01`. That
-# MulBackward0 is shared by every step's graph and saves the scalar for backward, so the
-# first backward() frees it and the second raises "Trying to backward through the graph a
-# second time" (a second step, or a replay after a stop). Reported; remove the mark when fixed.
-NON_LEAF_SECOND_BACKWARD = pytest.mark.xfail(
-    raises=RuntimeError,
-    strict=False,
-    reason="mistakes.make_parameters_non_leaf: second backward() through the shared `* 0.01`",
-)
-
-
-def _param(name: str) -> object:
-    marks = (NON_LEAF_SECOND_BACKWARD,) if name == "non-leaf" else ()
-    return pytest.param(name, marks=marks, id=name)
-
 
 @pytest.fixture(autouse=True)
 def _quiet_non_leaf_warnings():
@@ -159,7 +144,7 @@ def test_every_file_passes_the_real_check_command():
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("name", [_param(n) for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_every_scenario_runs_a_few_steps_through_the_cli(name, capsys):
     import json
 
@@ -171,7 +156,7 @@ def test_every_scenario_runs_a_few_steps_through_the_cli(name, capsys):
     assert all(math.isfinite(r["loss"]) for r in steps)
 
 
-@pytest.mark.parametrize("name", [_param(n) for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_every_scenario_is_deterministic(name):
     def losses() -> list[float]:
         metrics, _ = trajectory(open_scenario(name).session, 20)
@@ -364,7 +349,6 @@ def test_non_leaf_parameters_get_no_grad_and_are_named():
     assert reports[2].loss == pytest.approx(LN2, abs=1e-5)  # a coin toss
 
 
-@NON_LEAF_SECOND_BACKWARD
 def test_non_leaf_nothing_learns_in_fifty_steps():
     session = open_scenario("non-leaf").session
     before = [p.detach().clone() for p in session.params]
