@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -64,14 +65,48 @@ def _binary_accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return ((logits > 0).float() == y).float().mean()  # (batch, 1) vs (batch, 1)
 
 
+def _csv_shape(path: Path) -> tuple[int, int]:
+    """(rows, columns) of a CSV from its header and a count of lines: no parsing."""
+    with path.open("rb") as f:
+        columns = f.readline().count(b",") + 1
+        rows = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    return rows, columns
+
+
+def check_sizes(spec: ScenarioSpec) -> None:
+    """Refuse data or a model too large for this machine before anything is read or built.
+
+    The model's input width is known up front (2 for the plane data sets, 1 for sine, the
+    header for a CSV); its output is at least one unit, so the count is a lower bound."""
+    d = spec.data
+    if d.kind == "csv":
+        if not d.path.is_file():
+            return  # load_csv says so, naming the key
+        rows, inputs = _csv_shape(d.path)
+        values = rows * inputs
+    else:
+        inputs = 1 if d.kind == "sine" else 2
+        values = d.samples * inputs
+    if values > MAX_DATA_VALUES:
+        raise ScenarioError(
+            spec.path, "data", f"{values:,} values is more than {MAX_DATA_VALUES:,}"
+        )
+    count = parameter_count([inputs, *spec.model.hidden, 1])
+    if count > MAX_PARAMETERS:
+        raise ScenarioError(
+            spec.path,
+            "model.hidden",
+            f"at least {count:,} parameters is more than this debugger's {MAX_PARAMETERS:,}",
+        )
+
+
 def load_data(spec: ScenarioSpec) -> Dataset:
     d = spec.data
+    check_sizes(spec)
     try:
         if d.kind == "csv":
             data = load_csv(d.path, target=d.target, features=list(d.features or []) or None)
         else:
-            if d.samples * 2 > MAX_DATA_VALUES:
-                raise DatasetError("data.samples", f"{d.samples:,} samples is too many")
             data = make_dataset(
                 d.kind, samples=d.samples, noise=d.noise, seed=d.seed, classes=d.classes
             )
@@ -109,6 +144,14 @@ def build(spec: ScenarioSpec, history_bytes: int = 256 * 2**20) -> Built:
     """Data, model, loss and optimizer for a scenario, wrapped in a fresh ``Session``."""
     data = load_data(spec)
     loss = _resolve_loss(spec, data)
+    if loss == "mse":  # a CSV's task is known only now: its breakpoints may not use accuracy
+        for i, bp in enumerate(spec.breakpoints):
+            if bp.condition is not None and bp.condition.metric == "accuracy":
+                raise ScenarioError(
+                    spec.path,
+                    f"breakpoints[{i}].when",
+                    "unknown metric 'accuracy' for a regression",
+                )
     output_dim = 1 if loss == "bce" else data.output_dim
     dims = [data.input_dim, *spec.model.hidden, output_dim]
     if parameter_count(dims) > MAX_PARAMETERS:

@@ -7,8 +7,8 @@ while reading data (a CSV) are held to the same standard.
 
 from __future__ import annotations
 
+import importlib
 import resource
-import time
 from pathlib import Path
 
 import pytest
@@ -321,12 +321,10 @@ def test_a_huge_model_on_the_largest_generated_data_fails_fast(tmp_path):
     text = f"[data]\nkind = 'moons'\nsamples = 1000000\n[model]\nhidden = [{hidden}]\n"
     path = write(tmp_path, text)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    started = time.perf_counter()
-    line = expect(path, "model.hidden", "13,356,335,106 parameters", "20,000,000")
-    elapsed = time.perf_counter() - started
+    expect(path, "model.hidden", "13,356,326,913 parameters", "20,000,000")
     grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
-    assert elapsed < 1.0, f"took {elapsed:.2f} s: {line}"
-    assert grown < 512 * 1024, f"peak memory grew by {grown // 1024} MiB"
+    # Refused before the million samples (or any weight) were made.
+    assert grown < 64 * 1024, f"peak memory grew by {grown // 1024} MiB"
 
 
 def test_a_huge_model_on_a_wide_csv_fails_fast(tmp_path):
@@ -337,9 +335,7 @@ def test_a_huge_model_on_a_wide_csv_fails_fast(tmp_path):
     text = (
         f"[data]\nkind = 'csv'\npath = 'wide.csv'\ntarget = 'label'\n[model]\nhidden = [{hidden}]\n"
     )
-    started = time.perf_counter()
     expect(write(tmp_path, text), "model.hidden", "parameters is more than")
-    assert time.perf_counter() - started < 1.0
 
 
 def test_a_csv_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
@@ -347,12 +343,10 @@ def test_a_csv_over_the_size_limit_is_refused_before_it_is_read(tmp_path):
     with big.open("wb") as f:
         f.truncate(MAX_CSV_BYTES + 2**20)  # sparse: large on paper, nothing written
     text = "[data]\nkind = 'csv'\npath = 'big.csv'\ntarget = 'y'\n"
-    started = time.perf_counter()
     with pytest.raises(ScenarioError) as caught:
         load(write(tmp_path, text))  # validating alone refuses it
     assert caught.value.key == "data.path"
     assert "201 MiB; the limit is 200 MiB" in str(caught.value)
-    assert time.perf_counter() - started < 1.0
 
 
 # ------------------------------------------------------------------------ CSV data
@@ -513,3 +507,32 @@ def test_the_starter_with_an_awkward_name_is_still_valid_toml(tmp_path):
 
     path = write_template(tmp_path / 'say "hi"\\now')
     assert load(path).title == 'say "hi"\\now'
+
+
+def test_a_regression_csv_refuses_an_accuracy_breakpoint(tmp_path):
+    (tmp_path / "d.csv").write_text("a,b,t\n1,2,0.5\n3,4,1.5\n5,6,2.5\n")
+    text = (
+        "[data]\nkind = 'csv'\npath = 'd.csv'\ntarget = 't'\n"
+        "[[breakpoints]]\nwhen = 'accuracy > 0.5'\n"
+    )
+    expect(write(tmp_path, text), "breakpoints[0].when", "unknown metric 'accuracy'")
+
+
+def test_a_too_large_model_is_refused_before_the_data_is_read(tmp_path):
+    # The CSV names no column 'label': reading it would fail on data.target. The model's
+    # size is refused first, so nothing was read or allocated.
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n")
+    text = (
+        "[data]\nkind = 'csv'\npath = 'd.csv'\ntarget = 'label'\n[model]\nhidden = [8192, 8192]\n"
+    )
+    expect(write(tmp_path, text), "model.hidden", "parameters is more than")
+
+
+def test_a_too_large_csv_is_refused_before_it_is_parsed(tmp_path, monkeypatch):
+    build_module = importlib.import_module("mlp_tui.scenarios.build")
+    monkeypatch.setattr(build_module, "MAX_DATA_VALUES", 100)  # stand-in for a file of gigabytes
+    rows = "".join(f"{i},{i},{i}\n" for i in range(50)) + "not,a,number\n"
+    (tmp_path / "d.csv").write_text("a,b,t\n" + rows)
+    text = "[data]\nkind = 'csv'\npath = 'd.csv'\ntarget = 't'\n"
+    # 51 rows × 3 columns counted from the raw lines; the bad last row was never parsed.
+    expect(write(tmp_path, text), "data", "values is more than 100")
