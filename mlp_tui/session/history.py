@@ -1,9 +1,9 @@
-"""The session's memory of the past: one checkpoint per step, within a byte budget.
+"""The session's memory of the past: checkpoints at step starts, within a byte budget.
 
 A checkpoint is the full state at the start of a step: parameters, grads, optimizer state,
 RNG states and the switches in force. Any earlier phase boundary is reached by restoring
-the checkpoint of its step and replaying the phases before it, which is exact because the
-same operations on the same data give the same bits.
+the latest checkpoint at or before its step and replaying from there, which is exact
+because the same operations on the same data give the same bits.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class History:
 
     def add(self, checkpoint: Checkpoint) -> None:
         self.truncate_after(checkpoint.step - 1)
-        self._by_step[checkpoint.step] = checkpoint
+        self._by_step[checkpoint.step] = checkpoint  # steps only grow: stays in order
         self.nbytes += checkpoint.nbytes
         while self.nbytes > self.budget_bytes and len(self._by_step) > 1:
             _, dropped = self._by_step.popitem(last=False)
@@ -95,10 +95,17 @@ class History:
     def get(self, step: int) -> Checkpoint | None:
         return self._by_step.get(step)
 
+    def latest(self, step: int) -> Checkpoint | None:
+        """The newest checkpoint at or before ``step``: where a replay to ``step`` starts."""
+        for kept in reversed(self._by_step):
+            if kept <= step:
+                return self._by_step[kept]
+        return None
+
     def truncate_after(self, step: int) -> None:
         """Forget the future beyond ``step``: stepping again will write it anew."""
-        for later in [s for s in self._by_step if s > step]:
-            self.nbytes -= self._by_step.pop(later).nbytes
+        while self._by_step and next(reversed(self._by_step)) > step:  # newest first: O(dropped)
+            self.nbytes -= self._by_step.popitem(last=True)[1].nbytes
 
     @property
     def oldest_step(self) -> int | None:

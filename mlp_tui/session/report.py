@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 
@@ -12,7 +13,7 @@ from mlp_tui.trace.deltas import DeltaCapture
 from mlp_tui.trace.grads import GradCapture
 from mlp_tui.trace.graph import Graph
 from mlp_tui.trace.pitfalls import Pitfall
-from mlp_tui.trace.stats import TensorStats
+from mlp_tui.trace.stats import TensorStats, tensor_stats
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,10 @@ class ParameterView:
     is_leaf: bool
     requires_grad: bool
     grad_fn: str | None  # class name; None for a proper leaf
-    stats: TensorStats
+
+    @cached_property
+    def stats(self) -> TensorStats:
+        return tensor_stats([self.value])[0]
 
 
 @dataclass(frozen=True)
@@ -34,9 +38,13 @@ class ActivationView:
 
     name: str  # h0, h1, ...
     kind: str  # ReLU, Tanh, ...
-    stats: TensorStats
+    value: torch.Tensor = field(repr=False)  # (batch, units)
     dead_fraction: float  # units that output 0 for every sample
     saturated_fraction: float | None  # outputs on the flat tails (tanh, sigmoid)
+
+    @cached_property
+    def stats(self) -> TensorStats:
+        return tensor_stats([self.value])[0]
 
 
 @dataclass(frozen=True)

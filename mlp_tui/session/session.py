@@ -33,10 +33,12 @@ from mlp_tui.trace import pitfalls
 from mlp_tui.trace.deltas import DeltaCapture, capture_deltas
 from mlp_tui.trace.grads import GradCapture, capture_grads, clone_grads
 from mlp_tui.trace.graph import Graph, Recorder, attach_grad_hooks, capture_graph
-from mlp_tui.trace.stats import norms, tensor_stats
+from mlp_tui.trace.stats import norms
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 AccuracyFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+CHECKPOINT_EVERY = 8  # steps between checkpoints in a long run: going back replays fewer
 
 # The flat tails of squashing activations, where their slope (and the gradient) is ~0.
 _SATURATION = {Tanh: (-1.0, 1.0), Sigmoid: (0.0, 1.0)}
@@ -108,6 +110,7 @@ class Session:
         self._needs_activations = any(
             bp.condition and bp.condition.family == "dead_fraction" for bp in self.breakpoints
         )
+        self._fresh_run = False
         self._initial = self._checkpoint(0)
 
     # ----------------------------------------------------------------- public controls
@@ -154,6 +157,7 @@ class Session:
         replayed in full, so the returned report is as complete as ``next_phase``'s;
         ``replay=False`` skips that and returns a progress report (``complete=False``)."""
         stop = None
+        self._fresh_run = True
         for _ in range(steps):
             stop = self._advance(full=False)
             while self.done < len(PHASES) and stop is None:
@@ -243,17 +247,31 @@ class Session:
         )
 
     def _advance(self, full: bool) -> Stop | None:
-        """Run one phase; start a new step (and checkpoint it) when the last one is done."""
+        """Run one phase; start a new step (checkpointing it if due) when the last is done."""
         if self.done == len(PHASES):
-            self.step_no += 1
-            self.done = 0
-            self._state = _StepState()
-            self._metrics = {"step": float(self.step_no)}
-            self.history.add(self._checkpoint(self.step_no))
+            self._begin_step(self.step_no + 1)
+            if self._checkpoint_due(full):
+                self.history.add(self._checkpoint(self.step_no))
         phase = PHASES[self.done]
         getattr(self, f"_{phase}")(self._state, full)
         self.done += 1
         return self._check_stops(phase)
+
+    def _begin_step(self, step: int) -> None:
+        self.step_no, self.done = step, 0
+        self._state = _StepState()
+        self._metrics = {"step": float(step)}
+
+    def _checkpoint_due(self, full: bool) -> bool:
+        """Every watched step gets a checkpoint; a long run one every few steps, and whenever
+        the switches changed, so that the steps between two checkpoints all ran with the same
+        lr and zero_grad, and any of them is reached again by replaying from the earlier one."""
+        last = self.history.latest(self.step_no)
+        if last is None or full or self._fresh_run:
+            self._fresh_run = False  # a run starts from a state anyone may have changed
+            return last is None or last.step != self.step_no
+        changed = (last.zero_grad, last.lr) != (self.zero_grad_enabled, self.optimizer.lr)
+        return changed or self.step_no - last.step >= CHECKPOINT_EVERY
 
     def _zero_grad(self, s: _StepState, full: bool) -> None:
         s.zeroed = self.zero_grad_enabled
@@ -291,10 +309,6 @@ class Session:
         s.pred = h  # (batch, output_dim)
         if full or self._needs_activations:
             self._capture_activations(s, full)
-        if full:
-            s.graph, _ = capture_graph(
-                s.pred, s.recorder, self._leaf_names(), self._storage_names(s)
-            )
 
     def _capture_activations(self, s: _StepState, full: bool) -> None:
         outputs = [h.detach() for _, _, h in s.activations]  # each (batch, units)
@@ -306,16 +320,16 @@ class Session:
         if not full:
             return
         views = []
-        for (name, layer, h), st, fraction in zip(
-            s.activations, tensor_stats(outputs), dead, strict=True
-        ):
+        for (name, layer, h), fraction in zip(s.activations, dead, strict=True):
             saturated = None
             if type(layer) in _SATURATION:
                 low, high = _SATURATION[type(layer)]
                 margin = 0.01 * (high - low)
                 h = h.detach()
                 saturated = ((h <= low + margin) | (h >= high - margin)).float().mean().item()
-            views.append(ActivationView(name, type(layer).__name__, st, fraction, saturated))
+            views.append(
+                ActivationView(name, type(layer).__name__, h.detach(), fraction, saturated)
+            )
         s.activation_views = tuple(views)
 
     def _leaf_names(self) -> dict[int, str]:
@@ -355,17 +369,18 @@ class Session:
         if full:
             s.grads = tuple(capture_grads(self.named, before))
             for g in s.grads:
-                if g.after_stats is not None:
-                    self._metrics[f"grad_norm.{g.name}"] = g.after_stats.norm
+                if g.after_norm is not None:
+                    self._metrics[f"grad_norm.{g.name}"] = g.after_norm
             if s.graph is not None and s.node_grads is not None:
                 s.graph = s.graph.with_grads(s.node_grads)
             return
         have = [(n, p.grad) for n, p in self.named if p.is_leaf and p.grad is not None]
-        values = norms([g for _, g in have]).tolist()
+        values = norms([g for _, g in have])
         self._metrics.update({f"grad_norm.{n}": v for (n, _), v in zip(have, values, strict=True)})
 
     def _step(self, s: _StepState, full: bool) -> None:
-        before = [p.detach().clone() for p in self.params]
+        params = [p.detach() for p in self.params]
+        before = torch._foreach_mul(params, 1.0)  # copies, in one call
         grads = clone_grads(self.params) if full else None
         self.optimizer.step()
         if full:
@@ -374,9 +389,8 @@ class Session:
                 self._metrics[f"delta_norm.{d.name}"] = d.norm
                 self._metrics[f"update_ratio.{d.name}"] = d.update_ratio
             return
-        deltas = [p.detach() - b for p, b in zip(self.params, before, strict=True)]
-        values = norms(deltas + before).tolist()
-        n = len(deltas)
+        values = norms(torch._foreach_sub(params, before) + before)
+        n = len(params)
         for name, delta_norm, weight_norm in zip(self.names, values[:n], values[n:], strict=True):
             self._metrics[f"delta_norm.{name}"] = delta_norm
             self._metrics[f"update_ratio.{name}"] = (
@@ -404,10 +418,11 @@ class Session:
     # ----------------------------------------------------------------- rewind
 
     def _goto(self, step: int, done: int, stop: Stop | None = None, rearm: bool = True) -> Report:
-        """Reach the boundary after ``done`` phases of ``step`` by restoring and replaying.
+        """Reach the boundary after ``done`` phases of ``step``: restore the latest checkpoint
+        at or before it, replay the steps in between lightly and the last one in full.
 
         Going back re-arms the breakpoints; a run replaying where it stopped does not."""
-        checkpoint = self._initial if step == 0 else self.history.get(step)
+        checkpoint = self._initial if step == 0 else self.history.latest(step)
         if checkpoint is None:
             raise SessionError(
                 f"cannot go back to step {step}: the history keeps steps from"
@@ -415,7 +430,10 @@ class Session:
             )
         # The switches in force from here on are those the *next* step started with: a
         # change made at this boundary (lr, zero_grad) survives going back to it.
-        after = self.history.get(step + 1) if done == len(PHASES) else checkpoint
+        if done < len(PHASES) or step == self.step_no:
+            after = checkpoint if done < len(PHASES) else None
+        else:
+            after = self.history.get(step + 1) or checkpoint
         zero_grad, lr = (after.zero_grad, after.lr) if after else (self.zero_grad_enabled, self.lr)
         checkpoint.restore(self.params, self.optimizer.state, self._batch_rng)
         self.zero_grad_enabled, self.optimizer.lr = checkpoint.zero_grad, checkpoint.lr
@@ -427,13 +445,13 @@ class Session:
             self.zero_grad_enabled, self.optimizer.lr = zero_grad, lr
             self._losses.clear()
             return self.report()
-        del self._losses[step - 1 :]
-        self.step_no, self.done = step, 0
-        self._state = _StepState()
-        self._metrics = {"step": float(step)}
-        for _ in range(done):  # replayed with the switches the step ran with
-            getattr(self, f"_{PHASES[self.done]}")(self._state, True)
-            self.done += 1
+        del self._losses[checkpoint.step - 1 :]
+        for replayed in range(checkpoint.step, step + 1):  # with the switches they ran with
+            self._begin_step(replayed)
+            phases = done if replayed == step else len(PHASES)
+            for _ in range(phases):
+                getattr(self, f"_{PHASES[self.done]}")(self._state, replayed == step)
+                self.done += 1
         self.zero_grad_enabled, self.optimizer.lr = zero_grad, lr
         return self.report(stop)
 
@@ -453,12 +471,15 @@ class Session:
                 is_leaf=p.is_leaf,
                 requires_grad=p.requires_grad,
                 grad_fn=None if p.grad_fn is None else type(p.grad_fn).__name__,
-                stats=st,
             )
-            for (name, p), value, grad, st in zip(
-                self.named, values, grads, tensor_stats(values), strict=True
-            )
+            for (name, p), value, grad in zip(self.named, values, grads, strict=True)
         )
+        if s.graph is None and s.recorder is not None and s.pred is not None:
+            # After forward the graph is the prediction's. Taken only when shown: a whole
+            # step() goes straight on to the loss, which captures the complete graph.
+            s.graph, _ = capture_graph(
+                s.pred, s.recorder, self._leaf_names(), self._storage_names(s)
+            )
         loss = self._metrics.get("loss") if self.done > Phase.LOSS.index else None
         found = [
             *pitfalls.non_leaf_parameters(self.named),

@@ -8,10 +8,11 @@ ran and the previous step's gradient when it did not.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import torch
 
-from mlp_tui.trace.stats import TensorStats, tensor_stats
+from mlp_tui.trace.stats import TensorStats, norms, stats_of
 
 
 @dataclass(frozen=True)
@@ -21,14 +22,26 @@ class GradCapture:
     before: torch.Tensor | None = field(repr=False)
     after: torch.Tensor | None = field(repr=False)  # None: backward() never reached this tensor
     contribution: torch.Tensor | None = field(repr=False)  # what this backward() added
-    before_stats: TensorStats | None = None
-    after_stats: TensorStats | None = None
-    contribution_stats: TensorStats | None = None
+    before_norm: float | None = None
+    after_norm: float | None = None
+    contribution_norm: float | None = None
 
     @property
     def accumulated(self) -> bool:
         """True when this backward() added onto a gradient left from an earlier one."""
         return self.before is not None and bool(self.before.any())
+
+    @cached_property
+    def before_stats(self) -> TensorStats | None:
+        return stats_of(self.before)
+
+    @cached_property
+    def after_stats(self) -> TensorStats | None:
+        return stats_of(self.after)
+
+    @cached_property
+    def contribution_stats(self) -> TensorStats | None:
+        return stats_of(self.contribution)
 
 
 def clone_grads(params: list[torch.Tensor]) -> list[torch.Tensor | None]:
@@ -46,12 +59,12 @@ def capture_grads(
         for a, b in zip(afters, before, strict=True)
     ]
     groups = (before, afters, contributions)
-    stats = iter(tensor_stats([t for group in groups for t in group if t is not None]))
-    before_s, after_s, contribution_s = [
-        [None if t is None else next(stats) for t in group] for group in groups
+    figures = iter(norms([t for group in groups for t in group if t is not None]))
+    before_n, after_n, contribution_n = [
+        [None if t is None else next(figures) for t in group] for group in groups
     ]
-    rows = zip(named, before, afters, contributions, before_s, after_s, contribution_s, strict=True)
+    rows = zip(named, before, afters, contributions, before_n, after_n, contribution_n, strict=True)
     return [
-        GradCapture(name, tuple(p.shape), b, a, c, sb, sa, sc)
-        for (name, p), b, a, c, sb, sa, sc in rows
+        GradCapture(name, tuple(p.shape), b, a, c, nb, na, nc)
+        for (name, p), b, a, c, nb, na, nc in rows
     ]

@@ -11,13 +11,15 @@ read now, because ``backward()`` frees it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import torch
 from torch.overrides import TorchFunctionMode
 
-from mlp_tui.trace.stats import TensorStats, tensor_stats
+from mlp_tui.trace.stats import TensorStats, norms, stats_of
 
 ACCUMULATE_GRAD = "AccumulateGrad"
 
@@ -118,7 +120,11 @@ class SavedTensor:
 
 @dataclass(frozen=True)
 class GraphNode:
-    """One autograd node. ``inputs`` lists the ids of the nodes its gradient flows on to."""
+    """One autograd node. ``inputs`` lists the ids of the nodes its gradient flows on to.
+
+    Norms are taken when the graph is captured (one fused call for all nodes); the full
+    statistics only when something asks for them.
+    """
 
     id: int
     kind: str  # PyTorch's class name: MmBackward0, AccumulateGrad, ...
@@ -132,13 +138,25 @@ class GraphNode:
     no_grad_inputs: int = 0  # operands that need no gradient (data such as x, y)
     leaf: str | None = None  # parameter name, for AccumulateGrad
     value: torch.Tensor | None = field(default=None, repr=False)
-    stats: TensorStats | None = None
+    value_norm: float = math.nan  # ‖output‖ (‖parameter‖ for a leaf); inf/nan: non-finite
     grad: torch.Tensor | None = field(default=None, repr=False)  # what flowed in, after backward
-    grad_stats: TensorStats | None = None
+    grad_norm: float | None = None
 
     @property
     def is_leaf(self) -> bool:
         return self.kind == ACCUMULATE_GRAD
+
+    @property
+    def finite(self) -> bool:
+        return self.value is None or math.isfinite(self.value_norm)
+
+    @cached_property
+    def stats(self) -> TensorStats | None:
+        return stats_of(self.value)
+
+    @cached_property
+    def grad_stats(self) -> TensorStats | None:
+        return stats_of(self.grad)
 
 
 @dataclass(frozen=True)
@@ -156,24 +174,35 @@ class Graph:
 
     def first_nonfinite(self) -> GraphNode | None:
         """The operation whose output went inf/NaN first, in the order the forward pass ran."""
-        bad = [n for n in self.nodes if not n.is_leaf and n.stats and not n.stats.finite]
+        bad = [n for n in self.nodes if not n.is_leaf and not n.finite]
         return min(bad, key=lambda n: n.forward_order, default=None)
 
     def first_nonfinite_grad(self) -> GraphNode | None:
         """The node where backward first met an inf/NaN gradient (backward runs root first)."""
-        bad = [n for n in self.nodes if n.grad_stats and not n.grad_stats.finite]
+        bad = [n for n in self.nodes if n.grad_norm is not None and not math.isfinite(n.grad_norm)]
         return min(bad, key=lambda n: n.id, default=None)
 
     def with_grads(self, grads: dict[int, torch.Tensor]) -> Graph:
         """The same graph with the gradient that flowed through each node, from hooks."""
         ids = sorted(grads)
-        stats = dict(zip(ids, tensor_stats([grads[i] for i in ids]), strict=True))
+        grad_norms = dict(zip(ids, norms([grads[i] for i in ids]), strict=True))
         return Graph(
             tuple(
-                replace(n, grad=grads[n.id], grad_stats=stats[n.id]) if n.id in grads else n
+                _evolve(n, grad=grads[n.id], grad_norm=grad_norms[n.id]) if n.id in grads else n
                 for n in self.nodes
             )
         )
+
+
+def _evolve(node: GraphNode, **changes: object) -> GraphNode:
+    """``dataclasses.replace`` without re-running ``__init__``: ten times cheaper, which
+    matters for a graph copied on every backward. Cached statistics of what changed go."""
+    new = object.__new__(GraphNode)
+    fields = dict(node.__dict__)
+    fields.pop("grad_stats", None)
+    fields.update(changes)
+    new.__dict__.update(fields)
+    return new
 
 
 def _saved_attributes(node: Any, cache: dict[str, list[str]] = {}) -> list[str]:  # noqa: B006
@@ -242,15 +271,25 @@ def capture_graph(
         **storage_names,
     }
     walked = walk(root.grad_fn)
-    nodes, values = [], []
+    values = []  # what each node's norm is taken of: its output, or the leaf's value
+    for node, _, _ in walked:
+        if type(node).__name__ == ACCUMULATE_GRAD:
+            values.append(node.variable.detach())
+        else:
+            record = by_node.get(id(node), (-1, None))[1]
+            values.append(record.output if record else None)
+    present = [i for i, v in enumerate(values) if v is not None]
+    value_norms = dict(zip(present, norms([values[i] for i in present]), strict=True))
+    nodes = []
     for i, (node, inputs, no_grad) in enumerate(walked):
         kind = type(node).__name__
+        norm = value_norms.get(i, math.nan)
         if kind == ACCUMULATE_GRAD:
-            leaf = node.variable
-            name = names.get(id(leaf), "leaf")
-            shape = tuple(leaf.shape)
-            nodes.append(GraphNode(i, kind, name, "parameters", shape, inputs, leaf=name))
-            values.append(leaf.detach())
+            name = names.get(id(node.variable), "leaf")
+            shape = tuple(node.variable.shape)
+            nodes.append(
+                GraphNode(i, kind, name, "parameters", shape, inputs, leaf=name, value_norm=norm)
+            )
             continue
         order, record = by_node.get(id(node), (-1, None))
         output = record.output if record else None
@@ -267,14 +306,9 @@ def capture_graph(
                 saved=_saved(node, storage_names),
                 no_grad_inputs=no_grad,
                 value=output,
+                value_norm=norm,
             )
         )
-        values.append(output)
-    stats = iter(tensor_stats([v for v in values if v is not None]))
-    nodes = [
-        n if v is None else replace(n, stats=next(stats))
-        for n, v in zip(nodes, values, strict=True)
-    ]
     return Graph(tuple(nodes)), [node for node, _, _ in walked]
 
 

@@ -1,10 +1,14 @@
-"""Tensor statistics, computed for many tensors at once.
+"""Tensor statistics, cheap enough to take on every step a learner watches.
 
-Statistics are the debugger's real cost: five ``.item()`` calls per tensor over twenty
-tensors doubles a training step. So every tensor is flattened into one vector and each
-figure is one segmented reduction over all of them, read back with a single ``.tolist()``.
-Standard deviation is the population one (``correction=0``), from a second segmented
-pass around each mean: ``torch.std`` of a one-element bias is NaN.
+Statistics are the debugger's real cost, so there are two tiers. ``norms`` is what every
+step needs (gradient and update sizes): one fused ``_foreach_norm`` over all tensors and a
+single ``.tolist()``. ``tensor_stats`` is the full picture (mean, std, min, max, zeros,
+non-finite count); captures compute it lazily, only for what a pane actually shows. Small
+tensors are batched into segmented reductions (one call per figure for all of them); large
+ones are reduced one by one, where the data, not Python, is the cost.
+Standard deviation is the population one (``correction=0``), taken around the mean in a
+second pass (``sq/n − mean²`` loses the spread far from zero); ``torch.std`` of a
+one-element bias would be NaN.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import math
 from dataclasses import dataclass
 
 import torch
+
+SMALL = 1 << 14  # tensors up to this many elements are batched together
 
 
 @dataclass(frozen=True)
@@ -31,21 +37,33 @@ class TensorStats:
         return self.nonfinite == 0
 
 
-def tensor_stats(tensors: list[torch.Tensor]) -> list[TensorStats]:
-    """Statistics of each tensor, in one pass over all of them."""
+EMPTY = TensorStats(0, 0.0, math.nan, math.nan, math.nan, math.nan, 0.0, 0)
+
+
+def norms(tensors: list[torch.Tensor]) -> list[float]:
+    """L2 norms of many tensors in one fused call. A float32 norm can overflow to inf while
+    every element is finite: those few are taken again in float64."""
     if not tensors:
         return []
+    detached = [t.detach() for t in tensors]
+    values = torch.stack(torch._foreach_norm(detached)).tolist()
+    for i, value in enumerate(values):
+        if math.isinf(value) and bool(detached[i].isfinite().all()):
+            values[i] = torch.linalg.vector_norm(detached[i].double()).item()
+    return values
+
+
+def _batched(tensors: list[torch.Tensor]) -> list[list[float]]:
+    """[sq, mean, var, min, max, zeros, nonfinite] per tensor, by segmented reductions."""
     flats = [t.detach().reshape(-1).to(torch.float64) for t in tensors]
-    lengths = [f.numel() for f in flats]
+    seg = torch.tensor([f.numel() for f in flats])
     flat = torch.cat(flats)  # (sum of numels,)
-    seg = torch.tensor(lengths)
-    finite = flat.isfinite()
 
     def reduce(values: torch.Tensor, how: str) -> torch.Tensor:
         return torch.segment_reduce(values, how, lengths=seg, unsafe=True)
 
     mean = reduce(flat, "mean")
-    centred = flat - mean.repeat_interleave(seg)  # two passes: sq/n − mean² loses the spread
+    centred = flat - mean.repeat_interleave(seg)
     rows = torch.stack(
         [
             reduce(flat * flat, "sum"),
@@ -54,21 +72,53 @@ def tensor_stats(tensors: list[torch.Tensor]) -> list[TensorStats]:
             reduce(flat, "min"),
             reduce(flat, "max"),
             reduce((flat == 0).to(flat.dtype), "sum"),
-            reduce((~finite).to(flat.dtype), "sum"),
+            reduce((~flat.isfinite()).to(flat.dtype), "sum"),
         ]
-    ).tolist()
+    )
+    return rows.T.tolist()
+
+
+def _single(t: torch.Tensor) -> torch.Tensor:
+    """The same seven figures for one large tensor, with native reductions."""
+    t = t.detach().reshape(-1)
+    lo, hi = torch.aminmax(t)
+    mean = t.mean(dtype=torch.float64)
+    return torch.stack(
+        [
+            torch.linalg.vector_norm(t, dtype=torch.float64) ** 2,
+            mean,
+            ((t - mean) ** 2).mean(dtype=torch.float64),
+            lo.double(),
+            hi.double(),
+            (t == 0).sum().double(),
+            (~t.isfinite()).sum().double(),
+        ]
+    )
+
+
+def tensor_stats(tensors: list[torch.Tensor]) -> list[TensorStats]:
+    """Full statistics of each tensor, in as few calls as their sizes allow."""
+    small = [i for i, t in enumerate(tensors) if 0 < t.numel() <= SMALL]
+    large = [i for i, t in enumerate(tensors) if t.numel() > SMALL]
+    rows: dict[int, list[float]] = {}
+    if small:
+        rows.update(zip(small, _batched([tensors[i] for i in small]), strict=True))
+    if large:
+        figures = torch.stack([_single(tensors[i]) for i in large]).tolist()
+        rows.update(zip(large, figures, strict=True))
     out = []
-    for i, n in enumerate(lengths):
-        sq, mean, variance, lo, hi, zeros, bad = (row[i] for row in rows)
-        if n == 0:
-            out.append(TensorStats(0, 0.0, math.nan, math.nan, math.nan, math.nan, 0.0, 0))
+    for i, t in enumerate(tensors):
+        if i not in rows:
+            out.append(EMPTY)
             continue
+        sq, mean, variance, lo, hi, zeros, bad = rows[i]
+        n = t.numel()
         out.append(
             TensorStats(
                 numel=n,
-                norm=math.sqrt(sq),
+                norm=math.sqrt(sq) if sq >= 0 else math.nan,
                 mean=mean,
-                std=math.sqrt(variance),
+                std=math.sqrt(variance) if variance >= 0 else math.nan,
                 min=lo,
                 max=hi,
                 zero_fraction=zeros / n,
@@ -78,12 +128,9 @@ def tensor_stats(tensors: list[torch.Tensor]) -> list[TensorStats]:
     return out
 
 
-def norms(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """L2 norms of many tensors in one fused call, still on the tensor side (no sync)."""
-    if not tensors:
-        return torch.zeros(0)
-    # float64: a float32 norm overflows to inf while every element is still finite.
-    return torch.stack(torch._foreach_norm([t.detach().double() for t in tensors]))
+def stats_of(tensor: torch.Tensor | None) -> TensorStats | None:
+    """Statistics of one tensor, or None: what a capture's lazy ``*_stats`` property returns."""
+    return None if tensor is None else tensor_stats([tensor])[0]
 
 
 def dead_fraction(activations: torch.Tensor) -> float:

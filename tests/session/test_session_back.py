@@ -184,3 +184,29 @@ def test_back_to_the_start_keeps_zero_grad_switched_off(make_session, snap, iden
     assert session.zero_grad_enabled is False
     again = [snap(session.step()) for _ in range(2)]
     identical(again, first)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_back_into_a_long_run_replays_from_the_checkpoint_before(make_session, config):
+    """A light run keeps a checkpoint only every few steps; going back to a step between two
+    of them restores the earlier one and replays: the numbers must be the very same bits."""
+    from mlp_tui.session.session import CHECKPOINT_EVERY
+
+    session = make_session(**config)
+    seen = {}
+
+    def keep(metrics):
+        seen[metrics.step] = [p.detach().clone() for p in session.params]
+
+    steps = 3 * CHECKPOINT_EVERY + 2
+    session.run(steps, on_step=keep)
+    assert len(session.history) < steps  # sparse: not one checkpoint per step
+    target = 2 * CHECKPOINT_EVERY - 3  # strictly between two checkpoints
+    while (session.step_no, session.done) != (target, 5):
+        report = session.back()
+    assert report.step == target and report.graph is not None  # the landing step, in full
+    for p, q in zip(session.params, seen[target], strict=True):
+        assert torch.equal(p.detach(), q)
+    session.run(steps - target)
+    for p, q in zip(session.params, seen[steps], strict=True):
+        assert torch.equal(p.detach(), q)

@@ -53,14 +53,18 @@ def test_each_optimizer_follows_its_rule(problem, session_for, cls, kwargs):
             assert d.follows_rule is True, (d.name, d.worst_error)
             assert torch.equal(d.delta, w_after[d.name] - w_before[d.name])
             assert d.delta.abs().sum() > 0
-            assert d.norm == pytest.approx(_norm(d.delta), rel=1e-9)
-            assert d.weight_norm == pytest.approx(_norm(w_before[d.name]), rel=1e-9)
+            assert d.norm == pytest.approx(_norm(d.delta), rel=1e-6)  # norms are taken in float32
+            assert d.weight_norm == pytest.approx(
+                _norm(w_before[d.name]), rel=1e-6
+            )  # norms are taken in float32
             if _norm(w_before[d.name]) == 0:
                 assert d.update_ratio == math.inf  # a zero-initialised bias, first step
             else:
                 expected = _norm(d.delta) / _norm(w_before[d.name])
-                assert d.update_ratio == pytest.approx(expected, rel=1e-9)
-                assert d.log10_ratio == pytest.approx(math.log10(expected), rel=1e-9)
+                assert d.update_ratio == pytest.approx(
+                    expected, rel=1e-6
+                )  # norms are taken in float32
+                assert d.log10_ratio == pytest.approx(math.log10(expected), abs=1e-6)
             assert d.worst_error <= 1e-6
             assert d.rule.startswith("Δ = ")
         # the state the capture shows is the optimizer's own, copied

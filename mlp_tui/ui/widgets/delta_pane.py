@@ -94,11 +94,7 @@ def _header(d: DeltaCapture, dims: tuple[int, ...]) -> Content:
         ),
     ]
     if d.follows_rule is False:
-        lines.append(
-            Content.assemble(
-                ("  off by up to ", _BAD), (num(d.worst_error), _BAD), (" per element", _BAD)
-            )
-        )
+        lines.append(Content.assemble(("  off by ‖Δ − rule‖ = ", _BAD), (num(d.worst_error), _BAD)))
     return Content("\n").join(lines)
 
 
@@ -149,7 +145,7 @@ def _state_norms(deltas: tuple[DeltaCapture, ...]) -> list[dict[str, float]]:
         for k, v in d.state.items()
         if isinstance(v, torch.Tensor)
     ]
-    values = norms([deltas[i].state[k] for i, k in keys]).tolist()
+    values = norms([deltas[i].state[k] for i, k in keys])
     out: list[dict[str, float]] = [{} for _ in deltas]
     for (i, k), v in zip(keys, values, strict=True):
         out[i][k] = v
