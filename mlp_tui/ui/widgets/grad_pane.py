@@ -149,16 +149,16 @@ def _title(name: str, dims: tuple[int, ...]) -> tuple:
 def _after_backward(g: GradCapture, view: ParameterView) -> Content:
     """Header of a parameter once backward has run: after = before + this backward."""
     title = _title(g.name, g.shape)
-    if g.after_stats is None:
+    if g.after_norm is None:
         why = "not a leaf" if not view.is_leaf else "backward() never reached it"
         return Content.assemble(*title, (".grad None", WARN), (f"  ({why})", DIM))
-    figure = ("‖g‖ ", (num(g.after_stats.norm), NAME))
+    figure = ("‖g‖ ", (num(g.after_norm), NAME))
     if g.before is None:
         return Content.assemble(*title, *figure, ("  (was None)", DIM))
     if not g.accumulated:
         return Content.assemble(*title, *figure, ("  (was 0)", DIM))
-    before = g.before_stats.norm if g.before_stats else None
-    contribution = g.contribution_stats.norm if g.contribution_stats else None
+    before = g.before_norm
+    contribution = g.contribution_norm
     return Content.assemble(
         *title,
         *figure,

@@ -15,6 +15,7 @@ rebuilt: the cursor and scroll position stay where they were.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Self
@@ -384,7 +385,7 @@ class GraphPane(Vertical):
         if line.node_id is None:
             return Text.assemble(("+ ", dim), (text, dim), (" (no grad)", dim))
         node = graph.nodes[line.node_id]
-        bad = node.stats is not None and not node.stats.finite
+        bad = not node.finite  # from the norm taken at capture: no statistics needed
         if node.is_leaf:
             tone = self._style("leaf")
         elif node.stage == "loss":
@@ -412,10 +413,10 @@ class GraphPane(Vertical):
         label.append(f"  {fmt.shape(node.shape)}", dim)
         if bad and node.stats is not None:
             label.append(f"  ✗ {node.stats.nonfinite} inf/NaN", self._style("bad"))
-        if node.grad_stats is not None:
-            grad_bad = not node.grad_stats.finite
+        if node.grad_norm is not None:
+            grad_bad = not math.isfinite(node.grad_norm)
             label.append(
-                f"  ∇ {fmt.num(node.grad_stats.norm)}" + (" ✗" if grad_bad else ""),
+                f"  ∇ {fmt.num(node.grad_norm)}" + (" ✗" if grad_bad else ""),
                 self._style("bad" if grad_bad else "grad"),
             )
         return label
