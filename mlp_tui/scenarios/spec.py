@@ -38,7 +38,9 @@ class ScenarioError(ValueError):
     def __init__(self, path: Path | str, key: str, message: str) -> None:
         self.path, self.key, self.message = Path(path), key, message
         where = f"{self.path}: {key}: " if key else f"{self.path}: "
-        super().__init__(f"{where}{message}")
+        section = key.split(".")[0].split("[")[0]
+        see = f" (see {DOCS}#{section})" if section in SECTIONS else ""
+        super().__init__(f"{where}{message}{see}")
 
 
 @dataclass(frozen=True)

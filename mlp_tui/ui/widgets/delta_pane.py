@@ -22,7 +22,7 @@ from mlp_tui.session.report import Report
 from mlp_tui.trace.deltas import HEALTHY_UPDATE_RATIO, DeltaCapture
 from mlp_tui.trace.stats import norms
 from mlp_tui.ui.format import check, log10, num, shape
-from mlp_tui.ui.widgets.grad_pane import (
+from mlp_tui.ui.widgets.parameter_blocks import (
     PARAMETER_CSS,
     ParameterBlocks,
     heatmap_rows,

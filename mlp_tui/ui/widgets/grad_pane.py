@@ -10,21 +10,26 @@ heatmap, so the figures read without colour; colour only adds sign and magnitude
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import torch
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.events import Resize
-from textual.widget import Widget
 from textual.widgets import Static
 
 from mlp_tui.session.report import ParameterView, Report
 from mlp_tui.trace.grads import GradCapture
 from mlp_tui.trace.stats import TensorStats, tensor_stats
 from mlp_tui.ui.format import num, shape
-from mlp_tui.ui.widgets.heatmap import Heatmap
+from mlp_tui.ui.widgets.parameter_blocks import (
+    DIM,
+    NAME,
+    PARAMETER_CSS,
+    WARN,
+    ParameterBlocks,
+    heatmap_rows,
+    set_content,
+    value_range,
+)
 
 ACCUMULATING = "⚠ zero_grad is OFF: .grad keeps adding up (after = before + this backward)"
 """The warning at the top while gradients accumulate across steps."""
@@ -33,113 +38,6 @@ SKIPPED = (
     "⚠ zero_grad was skipped this step: .grad keeps adding up (after = before + this backward)"
 )
 """The warning when the switch is on again but this step's gradients still accumulate."""
-
-WARN = "bold $text-warning"
-NAME = "bold"
-DIM = "dim"
-
-PARAMETER_CSS = """
-    {pane} > VerticalScroll {{
-        height: 1fr;
-        padding: 0 0 0 1;
-        scrollbar-size-vertical: 1;
-    }}
-    {pane} .param-row {{
-        height: auto;
-        padding: 0 0 0 2;
-    }}
-    {pane} .param-row > Heatmap {{
-        width: auto;
-        max-width: 60%;
-        margin: 0 2 0 0;
-    }}
-    {pane} .param-row > Static {{
-        width: 1fr;
-    }}
-"""
-"""Layout of the per-parameter blocks both the .grad and the Δ pane use."""
-
-
-def heatmap_rows(height: int) -> int:
-    """Heatmap lines per parameter for a pane ``height`` lines tall: 3 on a small screen."""
-    return max(3, min(16, (height - 4) // 3))
-
-
-def value_range(stats: TensorStats) -> str:
-    """``min … max`` of a tensor (``= v`` for a single value), readable without colour."""
-    if stats.numel == 1:
-        return f"= {num(stats.min)}"
-    return f"{num(stats.min)} … {num(stats.max)}"
-
-
-class ParameterBlocks:
-    """A header, a heatmap and a side note per parameter, mounted into a scrolling body.
-
-    Both the ``.grad`` and the Δ pane list parameters the same way; this owns that list: it
-    rebuilds it when the parameters change (another scenario) and skips redrawing what did
-    not change.
-    """
-
-    def __init__(self, body: Widget) -> None:
-        self.body = body
-        """The container the blocks are mounted into."""
-        self.headers: list[Static] = []
-        """One header per parameter, in report order."""
-        self.heatmaps: list[Heatmap] = []
-        """One heatmap per parameter, in report order."""
-        self.notes: list[Static] = []
-        """The figures beside each heatmap."""
-        self.lines: list[Horizontal] = []
-        """Each heatmap with its note; hidden when there is nothing to draw."""
-        self.rows = 3
-        """Heatmap lines per parameter."""
-        self._drawn: list[object] = []
-        self._key: tuple = ()
-
-    def fit(self, parameters: Sequence[ParameterView]) -> None:
-        """Rebuild the blocks when the parameters' names or shapes changed."""
-        key = tuple((p.name, tuple(p.value.shape)) for p in parameters)
-        if key == self._key:
-            return
-        self._key = key
-        self.body.remove_children()
-        self.headers = [Static(classes="param-header") for _ in key]
-        self.heatmaps = [Heatmap(max_rows=self.rows) for _ in key]
-        self.notes = [Static(classes="param-note") for _ in key]
-        self._drawn = [None] * len(key)
-        self.lines = [
-            Horizontal(heatmap, note, classes="param-row")
-            for heatmap, note in zip(self.heatmaps, self.notes, strict=True)
-        ]
-        widgets: list[Widget] = []
-        for header, line in zip(self.headers, self.lines, strict=True):
-            line.display = False  # until there are values to draw
-            widgets += [header, line]
-        self.body.mount_all(widgets)
-
-    def set_rows(self, rows: int) -> None:
-        if rows != self.rows:
-            self.rows = rows
-            for heatmap in self.heatmaps:
-                heatmap.max_rows = rows
-
-    def draw(
-        self, i: int, header: Content, values: torch.Tensor | None, note: Content | str
-    ) -> None:
-        """Show block ``i``; a Static or heatmap is touched only if its content changed."""
-        set_content(self.headers[i], header)
-        set_content(self.notes[i], note)
-        if values is not self._drawn[i]:
-            self._drawn[i] = values
-            self.heatmaps[i].update_values(values)
-            if self.lines[i].display != (values is not None):
-                self.lines[i].display = values is not None
-
-
-def set_content(widget: Static, content: Content | str) -> None:
-    """Update a Static only when its content differs (a repaint per key press is enough)."""
-    if widget.content != content:
-        widget.update(content)
 
 
 def _title(name: str, dims: tuple[int, ...]) -> tuple:
