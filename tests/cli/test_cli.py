@@ -258,7 +258,7 @@ def test_check_a_bad_key_is_one_line_naming_file_and_key(ran):
     line = one_error_line(ran["check_bad"])
     assert line == (
         "mlp-tui: bad_key.toml: model.activaton: unknown key (did you mean 'activation'?);"
-        " allowed: hidden, activation, init, mistake"
+        " allowed: hidden, activation, init, mistake (see docs/scenarios.md#model)"
     )
     assert ran["check_bad"].stdout == ""
 
@@ -268,7 +268,10 @@ def test_check_reports_each_file_and_fails_if_any_is_bad(ran):
     assert result.returncode == EXIT_BAD_INPUT
     assert result.stdout.startswith("ok  good.toml: Good (20 samples, 2-3-2 net,")
     line = one_error_line(result)
-    assert line == "mlp-tui: bad_csv.toml: data.path: row 3, column 'b': not a number: 'oops'"
+    assert line == (
+        "mlp-tui: bad_csv.toml: data.path: row 3, column 'b': not a number: 'oops'"
+        " (see docs/scenarios.md#data)"
+    )
 
 
 def test_run_a_missing_file_is_one_line(ran):
