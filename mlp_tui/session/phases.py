@@ -14,7 +14,8 @@ class Phase(StrEnum):
 
     @property
     def index(self) -> int:
-        return PHASES.index(self)
+        return _INDEX[self]
 
 
 PHASES: tuple[Phase, ...] = tuple(Phase)
+_INDEX = {phase: i for i, phase in enumerate(PHASES)}

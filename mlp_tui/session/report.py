@@ -54,6 +54,7 @@ class Stop:
     reason: str  # "breakpoint" | "nonfinite"
     message: str
     breakpoint: Breakpoint | None = None
+    phase: Phase | None = None  # the phase after which it stopped
 
 
 @dataclass(frozen=True)

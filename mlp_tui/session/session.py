@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import torch
 
 from mlp_tui.scratch import Linear, Optimizer, Sigmoid, Tanh
-from mlp_tui.session.breakpoints import Breakpoint, nonfinite_metrics
+from mlp_tui.session.breakpoints import METRIC_PHASE, Breakpoint, nonfinite_metrics
 from mlp_tui.session.history import Checkpoint, History
 from mlp_tui.session.phases import PHASES, Phase
 from mlp_tui.session.report import (
@@ -48,6 +48,11 @@ def _size(nbytes: int) -> str:
     return f"{nbytes / 2**20:.0f} MiB" if nbytes >= 2**20 else f"{nbytes / 2**10:.1f} KiB"
 
 
+def _known_after(phase: Phase, metrics: dict[str, float]) -> dict[str, float]:
+    """The figures a phase had when it ended: what a light step is judged on, phase by phase."""
+    return {k: v for k, v in metrics.items() if METRIC_PHASE[k.split(".")[0]].index <= phase.index}
+
+
 class SessionError(RuntimeError):
     """Something the session cannot do now (e.g. rewind past what its history kept)."""
 
@@ -70,6 +75,10 @@ class _StepState:
     grads: tuple[GradCapture, ...] = ()
     deltas: tuple[DeltaCapture, ...] = ()
     zeroed: bool | None = None
+    # A light phase leaves its figures here as 0-d tensors: (metric, value, tensor it is the
+    # norm of). The step's end reads them all back with one .tolist().
+    pending: list[tuple[str, torch.Tensor, torch.Tensor | None]] = field(default_factory=list)
+    light_from: int | None = None  # the first phase of this step that ran light
 
 
 class Session:
@@ -156,25 +165,29 @@ class Session:
         non-finite value or when ``should_stop()`` says so. The place it stops is then
         replayed in full, so the returned report is as complete as ``next_phase``'s;
         ``replay=False`` skips that and returns a progress report (``complete=False``)."""
-        stop = None
+        stop, mid_step = None, False
         self._fresh_run = True
         for _ in range(steps):
             stop = self._advance(full=False)
             while self.done < len(PHASES) and stop is None:
                 stop = self._advance(full=False)
-            if self.done == len(PHASES) and on_step is not None:
+            # A light step runs to its end and is judged there; a stop found in an earlier
+            # phase means the step, as far as anyone is told, never finished.
+            mid_step = stop is not None and stop.phase not in (None, Phase.STEP)
+            if self.done == len(PHASES) and on_step is not None and not mid_step:
                 on_step(self.step_metrics())
             if stop is not None or (should_stop is not None and should_stop()):
                 break
-        if not replay:
-            return replace(self.report(stop), complete=False)
-        return self.capture(stop)
+        if replay or mid_step:
+            return self.capture(stop)  # back to the phase it stopped after, in full
+        return replace(self.report(stop), complete=False)
 
     def capture(self, stop: Stop | None = None) -> Report:
         """A fully captured report of where the session stands, by replaying its step."""
         if self.step_no == 0:
             return self.report(stop)
-        return self._goto(self.step_no, self.done, stop, rearm=False)
+        done = stop.phase.index + 1 if stop is not None and stop.phase is not None else self.done
+        return self._goto(self.step_no, done, stop, rearm=False)
 
     def back(self) -> Report:
         """Return to the previous phase boundary exactly (parameters, grads, optimizer, RNG)."""
@@ -253,9 +266,47 @@ class Session:
             if self._checkpoint_due(full):
                 self.history.add(self._checkpoint(self.step_no))
         phase = PHASES[self.done]
+        self._run_phase(phase, full)
+        if full:
+            return self._check_stops(phase, self._metrics)
+        if self._state.light_from is None:
+            self._state.light_from = phase.index
+        if phase is not Phase.STEP:
+            return None
+        # A light step is judged at its end, phase by phase, on the figures each phase had;
+        # with no breakpoint and nothing inf/NaN, there is nothing to judge.
+        if not self.breakpoints and all(math.isfinite(v) for v in self._metrics.values()):
+            return None
+        for ran in PHASES[self._state.light_from :]:
+            stop = self._check_stops(ran, _known_after(ran, self._metrics))
+            if stop is not None:
+                return stop
+        return None
+
+    def _run_phase(self, phase: Phase, full: bool) -> None:
         getattr(self, f"_{phase}")(self._state, full)
         self.done += 1
-        return self._check_stops(phase)
+        if not full and phase is Phase.STEP:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Read back a light step's figures: one ``.tolist()`` for all of them."""
+        pending = self._state.pending
+        if not pending:
+            return
+        values = torch.stack([value for _, value, _ in pending]).tolist()
+        for (key, _, source), value in zip(pending, values, strict=True):
+            if math.isinf(value) and source is not None and bool(source.isfinite().all()):
+                value = norms([source.double()])[0]  # a float32 norm that overflowed
+            self._metrics[key] = value
+        for name in self.names:
+            weight = self._metrics.pop(f"_weight_norm.{name}", None)
+            if weight is not None:
+                delta = self._metrics[f"delta_norm.{name}"]
+                self._metrics[f"update_ratio.{name}"] = delta / weight if weight > 0 else math.inf
+        if any(key == "loss" for key, _, _ in pending):
+            self._losses.append(self._metrics["loss"])
+        pending.clear()
 
     def _begin_step(self, step: int) -> None:
         self.step_no, self.done = step, 0
@@ -307,18 +358,21 @@ class Session:
         if recorder:
             recorder.name(h, "ŷ")
         s.pred = h  # (batch, output_dim)
-        if full or self._needs_activations:
-            self._capture_activations(s, full)
+        if full:
+            self._capture_activations(s)
+        elif self._needs_activations:
+            s.pending += [
+                (f"dead_fraction.{name}", (out == 0).all(dim=0).float().mean(), None)
+                for name, _, out in s.activations
+            ]
 
-    def _capture_activations(self, s: _StepState, full: bool) -> None:
+    def _capture_activations(self, s: _StepState) -> None:
         outputs = [h.detach() for _, _, h in s.activations]  # each (batch, units)
         if not outputs:
             return
         dead = torch.stack([(h == 0).all(dim=0).float().mean() for h in outputs]).tolist()
         for (name, _, _), fraction in zip(s.activations, dead, strict=True):
             self._metrics[f"dead_fraction.{name}"] = fraction
-        if not full:
-            return
         views = []
         for (name, layer, h), fraction in zip(s.activations, dead, strict=True):
             saturated = None
@@ -349,6 +403,9 @@ class Session:
         figures = [s.loss.detach()]
         if self.accuracy_fn is not None:
             figures.append(self.accuracy_fn(s.pred.detach(), s.y))
+        if not full:
+            s.pending += list(zip(("loss", "accuracy"), figures, (None, None), strict=False))
+            return
         values = torch.stack(figures).tolist()
         self._metrics["loss"] = values[0]
         if self.accuracy_fn is not None:
@@ -373,10 +430,8 @@ class Session:
                     self._metrics[f"grad_norm.{g.name}"] = g.after_norm
             if s.graph is not None and s.node_grads is not None:
                 s.graph = s.graph.with_grads(s.node_grads)
-            return
-        have = [(n, p.grad) for n, p in self.named if p.is_leaf and p.grad is not None]
-        values = norms([g for _, g in have])
-        self._metrics.update({f"grad_norm.{n}": v for (n, _), v in zip(have, values, strict=True)})
+        # light: the gradients' norms are taken with the update's, in one call at the step
+        # (a light step always runs to its end: see _advance)
 
     def _step(self, s: _StepState, full: bool) -> None:
         params = [p.detach() for p in self.params]
@@ -389,30 +444,32 @@ class Session:
                 self._metrics[f"delta_norm.{d.name}"] = d.norm
                 self._metrics[f"update_ratio.{d.name}"] = d.update_ratio
             return
-        values = norms(torch._foreach_sub(params, before) + before)
-        n = len(params)
-        for name, delta_norm, weight_norm in zip(self.names, values[:n], values[n:], strict=True):
-            self._metrics[f"delta_norm.{name}"] = delta_norm
-            self._metrics[f"update_ratio.{name}"] = (
-                delta_norm / weight_norm if weight_norm > 0 else math.inf
-            )
+        deltas = torch._foreach_sub(params, before)
+        have = [(n, p.grad) for n, p in self.named if p.is_leaf and p.grad is not None]
+        keys = [f"grad_norm.{n}" for n, _ in have]
+        keys += [f"delta_norm.{n}" for n in self.names] + [f"_weight_norm.{n}" for n in self.names]
+        sources = [*(g for _, g in have), *deltas, *before]
+        figures = torch._foreach_norm(sources)  # every norm of the step in one call
+        s.pending += list(zip(keys, figures, sources, strict=True))
 
-    def _check_stops(self, phase: Phase) -> Stop | None:
+    def _check_stops(self, phase: Phase, metrics: dict[str, float]) -> Stop | None:
         """A breakpoint on a condition fires when it *becomes* true, not on every step after."""
         stop = None
         for i, bp in enumerate(self.breakpoints):
             if phase is not bp.check_after and not bp.nonfinite:
                 continue
-            fires = bp.fires(self.step_no, phase, self._metrics)
+            fires = bp.fires(self.step_no, phase, metrics)
             edge_triggered = bp.condition is not None or bp.nonfinite
             if fires and (self._armed[i] or not edge_triggered) and stop is None:
-                stop = Stop("breakpoint", bp.note or f"breakpoint: {bp.describe()}", bp)
+                note = bp.note or f"breakpoint: {bp.describe()}"
+                stop = Stop("breakpoint", note, bp, phase)
             if edge_triggered:
                 self._armed[i] = not fires
         if stop is None and phase in (Phase.LOSS, Phase.BACKWARD, Phase.STEP):
-            bad = nonfinite_metrics(self._metrics)
+            bad = nonfinite_metrics(metrics)
             if bad:
-                stop = Stop("nonfinite", f"non-finite values after {phase}: {', '.join(bad[:4])}")
+                message = f"non-finite values after {phase}: {', '.join(bad[:4])}"
+                stop = Stop("nonfinite", message, None, phase)
         return stop
 
     # ----------------------------------------------------------------- rewind
@@ -450,8 +507,7 @@ class Session:
             self._begin_step(replayed)
             phases = done if replayed == step else len(PHASES)
             for _ in range(phases):
-                getattr(self, f"_{PHASES[self.done]}")(self._state, replayed == step)
-                self.done += 1
+                self._run_phase(PHASES[self.done], replayed == step)
         self.zero_grad_enabled, self.optimizer.lr = zero_grad, lr
         return self.report(stop)
 

@@ -135,7 +135,7 @@ class Runner:
         session = self.built.session
         self._pause.clear()
         self.running = True
-        stop = None
+        final = None
         try:
             while not self._pause.is_set():
                 deadline = time.perf_counter() + CHUNK_SECONDS
@@ -146,10 +146,10 @@ class Runner:
                     ),
                     replay=False,
                 )
-                if report.stop is not None:
-                    stop = report.stop
+                if report.stop is not None:  # a stop mid-step comes back fully captured
+                    final = report if report.complete else session.capture(report.stop)
                     break
                 self._post(Updated(report, None, final=False))
         finally:
             self.running = False
-        self._send(session.capture(stop))
+        self._send(final or session.capture())
