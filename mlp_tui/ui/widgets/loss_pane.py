@@ -594,7 +594,7 @@ class LossPane(Vertical):
     def _set_metrics(self, text: Text) -> None:
         if text.plain != self._metrics_plain:
             self._metrics_plain = text.plain
-            self.query_one("#loss-metrics", Static).update(text)
+            self.query_one("#loss-metrics", Static).update(text, layout=False)  # one line
 
     def on_resize(self) -> None:
         width, height = self.outer_size

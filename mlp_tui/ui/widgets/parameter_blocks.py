@@ -119,6 +119,12 @@ class ParameterBlocks:
 
 
 def set_content(widget: Static, content: Content | str) -> None:
-    """Update a Static only when its content differs (a repaint per key press is enough)."""
-    if widget.content != content:
-        widget.update(content)
+    """Update a Static only when its content differs, and lay the pane out again only when
+    its height can change: a relayout of the screen costs more than all the repaints."""
+    old = widget.content
+    if old == content:
+        return
+    text, before = str(content), str(old)
+    longest = max((len(line) for line in text.splitlines()), default=0)
+    same_height = text.count("\n") == before.count("\n") and longest <= widget.content_size.width
+    widget.update(content, layout=not same_height)

@@ -21,7 +21,7 @@ class StatusBar(Static):
         text.append(f" · {title}")
         if report is None:
             text.append(" · loading…")
-            self.update(text)
+            self.update(text, layout=False)  # always one line
             return
         position = (
             "ready: press n"
@@ -40,4 +40,4 @@ class StatusBar(Static):
             text.append(" · ▶ running (c to pause)", style="bold green")
         elif report.stop is not None:
             text.append(f" · ■ {report.stop.reason}", style="bold red")
-        self.update(text)
+        self.update(text, layout=False)  # always one line
