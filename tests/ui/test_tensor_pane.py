@@ -272,3 +272,23 @@ def test_snapshot(snap_compare) -> None:
         await pilot.pause()
 
     assert snap_compare(SnapshotApp(), terminal_size=SIZE, run_before=run_before)
+
+
+def test_an_activation_node_counts_its_dead_units() -> None:
+    session = open_scenario("dead-relu").session
+    report = session.run(50)  # stops at the lesson's dead_fraction breakpoint, fully captured
+    assert report.stop is not None and report.stop.reason == "breakpoint"
+    relu = next(n for n in report.graph.nodes if n.name == "h0")
+    dead = int((relu.value == 0).all(dim=0).sum())  # counted here, from the node's own output
+    units = relu.value.shape[1]
+    assert dead >= units // 2
+
+    async def test(pilot, pane: TensorPane) -> None:
+        pane.show(report)
+        pane.inspect_node(relu)
+        await pilot.pause()
+        text = " ".join(pane.text().split())
+        assert f"output 0 for every sample of this batch: {dead} of {units}" in text
+        assert "a dead ReLU passes no gradient" in text
+
+    run(test)

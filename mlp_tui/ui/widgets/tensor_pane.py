@@ -307,6 +307,7 @@ class TensorPane(VerticalScroll):
                     "backward() has freed the saved tensors (unless retain_graph=True);"
                     " they are listed as captured before it."
                 )
+        s.notes += activation_notes(self._report, node.name)
         return s
 
     def _resolve_leaf_node(self, node: GraphNode) -> _Subject:
@@ -469,3 +470,26 @@ class TensorPane(VerticalScroll):
     def _join(cells: list[str], widths: list[int]) -> str:
         """One table row as one right-aligned string (see ``_fill``)."""
         return "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))
+
+
+def activation_notes(report: Report | None, name: str | None) -> list[str]:
+    """What an activation's output says about its units: dead ReLUs, saturated tanh/σ."""
+    view = next((a for a in report.activations if a.name == name), None) if report else None
+    if view is None:
+        return []
+    units = view.value.shape[1] if view.value.dim() > 1 else 1
+    dead = round(view.dead_fraction * units)
+    notes = [
+        f"{view.kind} units that output 0 for every sample of this batch: {dead} of {units}"
+        + (
+            " (a dead ReLU passes no gradient, so its weights stop learning)."
+            if dead and view.kind in ("ReLU", "LeakyReLU")
+            else "."
+        )
+    ]
+    if view.saturated_fraction is not None:
+        notes.append(
+            f"Outputs on the flat tails of {view.kind.lower()} (slope ≈ 0):"
+            f" {view.saturated_fraction:.0%}."
+        )
+    return notes
