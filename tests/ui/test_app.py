@@ -326,3 +326,54 @@ def test_small_and_resized_terminals_do_not_crash():
             assert app.report.phase == "loss"
 
     run(body())
+
+
+def test_tab_keys_and_a_selected_graph_node_opens_in_the_tensor_tab():
+    async def body():
+        from textual.widgets import TabbedContent
+
+        from mlp_tui.ui.widgets.tensor_pane import TensorPane
+
+        app = MlpTuiApp()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            tabs = app.query_one(TabbedContent)
+            for key, tab in (("1", "loss"), ("2", "tensor"), ("3", "lesson")):
+                await pilot.press(key)
+                await pilot.pause()
+                assert tabs.active == tab
+            await pilot.press("n", "n", "n")  # the graph is complete after the loss phase
+            await settle(pilot)
+            await pilot.press("down", "enter")  # the graph tree has focus: its first line, the loss
+            await pilot.pause()
+            assert tabs.active == "tensor"
+            pane = app.query_one(TensorPane)
+            assert pane.border_title == "Tensor · loss (MeanBackward0)"
+            await pilot.press("1", "down", "enter")  # the next line, back from the Loss tab
+            await pilot.pause()
+            assert tabs.active == "tensor"
+            kinds = {n.kind for n in app.report.graph.nodes}
+            title = pane.border_title
+            assert title != "Tensor · loss (MeanBackward0)"
+            assert title.rsplit("(", 1)[1].rstrip(")") in kinds
+
+    run(body())
+
+
+def test_the_command_palette_runs_the_debugger_actions():
+    async def body():
+        app = MlpTuiApp()
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            titles = [c.title for c in app.get_system_commands(app.screen)]
+            for action in ("Next phase", "Step", "Run/pause", "Back", "zero_grad", "Open"):
+                assert action in titles
+            await pilot.press("ctrl+p")
+            await pilot.pause()
+            await pilot.press(*"Next phase")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await settle(pilot)
+            assert app.report.phase == "zero_grad"
+
+    run(body())
