@@ -60,6 +60,16 @@ class OpRecord:
     node: Any = field(repr=False)  # the live grad_fn; dropped once the graph is captured
 
 
+def _spaced(text: str) -> bool:
+    """Whether an expression has a space outside brackets (``a + b``, not ``max(a, 0)``)."""
+    depth = 0
+    for char in text:
+        depth += (char in "([") - (char in ")]")
+        if char == " " and depth == 0:
+            return True
+    return False
+
+
 class Recorder(TorchFunctionMode):
     """Records operations that build the autograd graph, tagged with the current stage.
 
@@ -83,31 +93,43 @@ class Recorder(TorchFunctionMode):
         self.names[id(tensor)] = label
         self.given[id(tensor)] = label
 
-    def _operand(self, value: object) -> str:
+    def _operand(self, value: object, inside_call: bool) -> str:
+        """An operand as text; a compound one in parentheses unless a call already wraps it."""
         if not isinstance(value, torch.Tensor):
             return f"{value:g}" if isinstance(value, float) else str(value)
         text = self.names.get(id(value), "·")
         if len(text) > self.MAX_OPERAND:
             return "·"
-        return f"({text})" if " " in text else text
+        return f"({text})" if _spaced(text) and not inside_call else text
 
     def _expression(self, name: str, args: tuple) -> str:
-        operands = [self._operand(a) for a in args]
+        template = _EXPRESSIONS.get(name)
+        operands = [
+            self._operand(a, template is None or f"({{{i}}})" in template)
+            for i, a in enumerate(args)
+        ]
         if name == "pow" and operands[1:] == ["2"]:
             return f"{operands[0]}²"
-        template = _EXPRESSIONS.get(name)
         if template is None or template.count("{") > len(operands):
             return f"{name}({', '.join(operands)})"
         return template.format(*operands)
 
+    def _keep(self, tensor: torch.Tensor, expression: str) -> None:
+        self.names.setdefault(id(tensor), expression)
+        self._alive.append(tensor)
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
+        name = getattr(func, "__name__", str(func))
         node = getattr(out, "grad_fn", None) if isinstance(out, torch.Tensor) else None
         if node is not None:
-            expression = self._expression(getattr(func, "__name__", str(func)), args)
-            self.names.setdefault(id(out), expression)
-            self._alive.append(out)
+            expression = self._expression(name, args)
+            self._keep(out, expression)
             self.records.append(OpRecord(self.stage, expression, out.detach(), id(out), node))
+        elif name == "detach" and isinstance(out, torch.Tensor) and id(args[0]) in self.names:
+            self._keep(out, self.names[id(args[0])])  # same values, same name
+        elif name in ("max", "min") and isinstance(out, tuple) and out:
+            self._keep(out[0], self._expression(name, args))  # .values: max(ŷ), not `·`
         return out
 
 
@@ -355,17 +377,18 @@ def to_dot(graph: Graph, title: str = "autograd") -> str:
 
 
 def to_text(graph: Graph) -> str:
-    """An indented tree from the root, the way the Graph pane draws it."""
-    lines: list[str] = []
+    """An indented tree from the root, the way the Graph pane draws it, in aligned columns."""
+    rows: list[tuple[str, str, str]] = []
     shown: set[int] = set()
     stack: list[tuple[int, str, bool]] = [(0, "", True)]
     while stack:
         node_id, prefix, last = stack.pop()
         n = graph.nodes[node_id]
         branch = "" if node_id == 0 and not prefix else ("└ " if last else "├ ")
-        shape = "×".join(map(str, n.shape)) or "scalar"
-        again = " (shown above)" if node_id in shown else ""
-        lines.append(f"{prefix}{branch}{n.kind:<20} {n.label:<24} [{shape}]{again}")
+        label = f"{n.name} = {n.label}" if n.name else n.label
+        shape = "[" + ("×".join(map(str, n.shape)) or "scalar") + "]"
+        again = "  (shown above)" if node_id in shown else ""
+        rows.append((f"{prefix}{branch}{n.kind}", label, shape + again))
         if node_id in shown:
             continue
         shown.add(node_id)
@@ -373,4 +396,6 @@ def to_text(graph: Graph) -> str:
         children = list(n.inputs)
         for k, child in reversed(list(enumerate(children))):
             stack.append((child, child_prefix, k == len(children) - 1))
-    return "\n".join(lines) + "\n"
+    left = max(len(r[0]) for r in rows) + 2
+    middle = max(len(r[1]) for r in rows) + 2
+    return "\n".join(f"{a:<{left}}{b:<{middle}}{c}".rstrip() for a, b, c in rows) + "\n"
