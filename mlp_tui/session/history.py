@@ -13,11 +13,8 @@ from dataclasses import dataclass
 
 import torch
 
+from mlp_tui.trace.deltas import copy_state
 from mlp_tui.trace.grads import clone_grads
-
-
-def _clone(value: object) -> object:
-    return value.detach().clone() if isinstance(value, torch.Tensor) else value
 
 
 def _nbytes(value: object) -> int:
@@ -54,7 +51,7 @@ class Checkpoint:
             step=step,
             params=tuple(p.detach().clone() for p in params),
             grads=tuple(clone_grads(params)),
-            optimizer_state=tuple({k: _clone(v) for k, v in s.items()} for s in optimizer_state),
+            optimizer_state=tuple(copy_state(s) for s in optimizer_state),
             torch_rng=torch.get_rng_state(),
             batch_rng=batch_rng.get_state(),
             zero_grad=zero_grad,
@@ -71,7 +68,7 @@ class Checkpoint:
                 p.grad = None if grad is None else grad.clone()
         for live, saved in zip(optimizer_state, self.optimizer_state, strict=True):
             live.clear()
-            live.update({k: _clone(v) for k, v in saved.items()})
+            live.update(copy_state(saved))
         torch.set_rng_state(self.torch_rng)
         batch_rng.set_state(self.batch_rng)
 

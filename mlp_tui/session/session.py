@@ -30,7 +30,7 @@ from mlp_tui.session.report import (
     Stop,
 )
 from mlp_tui.trace import pitfalls
-from mlp_tui.trace.deltas import DeltaCapture, capture_deltas
+from mlp_tui.trace.deltas import DeltaCapture, capture_deltas, copy_state
 from mlp_tui.trace.grads import GradCapture, capture_grads, clone_grads
 from mlp_tui.trace.graph import Graph, Recorder, attach_grad_hooks, capture_graph
 from mlp_tui.trace.stats import norms
@@ -556,10 +556,9 @@ class Session:
             deltas=s.deltas,
             parameters=parameters,
             activations=s.activation_views,
-            optimizer_state=tuple(
-                {k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in st.items()}
-                for st in self.optimizer.state
-            ),
+            # after this step's update the deltas already hold copies of the state
+            optimizer_state=tuple(d.state for d in s.deltas)
+            or tuple(copy_state(st) for st in self.optimizer.state),
             pitfalls=tuple(found),
             losses=tuple(self._losses),
             metrics=dict(self._metrics),

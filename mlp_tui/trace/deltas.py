@@ -92,7 +92,8 @@ def expected_delta(
     raise TypeError(f"no rule known for {type(optimizer).__name__}")
 
 
-def _copy_state(state: dict) -> dict:
+def copy_state(state: dict) -> dict:
+    """A copy of one parameter's optimizer state, safe from the next in-place update."""
     return {k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
 
 
@@ -133,7 +134,7 @@ def capture_deltas(
                 rule=rule_of(optimizer),
                 follows_rule=follows,
                 worst_error=error,
-                state=_copy_state(optimizer.state[i]),
+                state=copy_state(optimizer.state[i]),
             )
         )
     return out

@@ -342,10 +342,14 @@ def attach_grad_hooks(live_nodes: list[Any]) -> dict[int, torch.Tensor]:
     """
     grads: dict[int, torch.Tensor] = {}
     for i, node in enumerate(live_nodes):
+        # AccumulateGrad may adopt the incoming tensor as `.grad`, which a later backward
+        # adds into in place: copy that one. Other nodes' incoming gradients are final.
+        copy = type(node).__name__ == ACCUMULATE_GRAD
 
-        def hook(grad_inputs, grad_outputs, i=i):
+        def hook(grad_inputs, grad_outputs, i=i, copy=copy):
             if grad_outputs and grad_outputs[0] is not None:
-                grads[i] = grad_outputs[0].detach().clone()
+                grad = grad_outputs[0].detach()
+                grads[i] = grad.clone() if copy else grad
 
         node.register_hook(hook)
     return grads
