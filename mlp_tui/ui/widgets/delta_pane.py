@@ -12,11 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
-from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.events import Resize
-from textual.widgets import Static
 
 from mlp_tui.session.report import Report
 from mlp_tui.trace.deltas import HEALTHY_UPDATE_RATIO, DeltaCapture
@@ -24,8 +20,7 @@ from mlp_tui.trace.stats import norms
 from mlp_tui.ui.format import check, log10, num, shape
 from mlp_tui.ui.widgets.parameter_blocks import (
     PARAMETER_CSS,
-    ParameterBlocks,
-    heatmap_rows,
+    ParameterPane,
     set_content,
     value_range,
 )
@@ -152,7 +147,7 @@ def _state_norms(deltas: tuple[DeltaCapture, ...]) -> list[dict[str, float]]:
     return out
 
 
-class DeltaPane(Vertical):
+class DeltaPane(ParameterPane):
     """ΔW of every parameter after ``optimizer.step()``, checked against the optimizer's rule.
 
     The learning rate and the loud ✗ line stay pinned above the scrolling list.
@@ -172,43 +167,20 @@ class DeltaPane(Vertical):
     }
     """ + PARAMETER_CSS.format(pane="DeltaPane")
 
+    TOP_ID = "delta-summary"
+    BODY_ID = "delta-body"
+
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.border_title = "Δ"
-        self._summary = Static(WAITING, id="delta-summary")
-        """The learning rate, the rule of thumb, and any broken-rule warning."""
-        self._body = VerticalScroll(id="delta-body")
-        """The scrolling list of parameters, hidden until a step has run."""
-        self._blocks = ParameterBlocks(self._body)
-        """A header, ΔW heatmap and optimizer state per parameter."""
-        self._pending: Report | None = None
-        """A report shown before the pane was mounted."""
-        self._ready = False
-        """Set on mount: from then on the children can be rebuilt."""
+        self._top.update(WAITING)
+        self._body.visible = False  # until a step has run
 
-    def compose(self) -> ComposeResult:
-        self._body.visible = False
-        yield self._summary
-        yield self._body
-
-    def on_mount(self) -> None:
-        self._ready = True
-        if self._pending is not None:
-            report, self._pending = self._pending, None
-            self.show(report)
-
-    def on_resize(self, event: Resize) -> None:
-        self._blocks.set_rows(heatmap_rows(event.size.height))
-
-    def show(self, report: Report) -> None:
+    def draw(self, report: Report) -> None:
         """Draw the last step's Δ, or say when it will appear."""
-        if not self._ready:
-            self._pending = report
-            return
-        self._blocks.fit(report.parameters)
-        set_content(self._summary, _summary(report))
+        set_content(self._top, _summary(report))
         after = bool(report.deltas)
         # Hide with visibility, not display: the list keeps its layout, so showing it again
         # costs a repaint, not a new layout of every child (~10 ms); nor a class (a restyle).

@@ -10,11 +10,7 @@ heatmap, so the figures read without colour; colour only adds sign and magnitude
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.events import Resize
-from textual.widgets import Static
 
 from mlp_tui.session.report import ParameterView, Report
 from mlp_tui.trace.grads import GradCapture
@@ -25,8 +21,7 @@ from mlp_tui.ui.widgets.parameter_blocks import (
     NAME,
     PARAMETER_CSS,
     WARN,
-    ParameterBlocks,
-    heatmap_rows,
+    ParameterPane,
     set_content,
     value_range,
 )
@@ -119,7 +114,7 @@ def _warnings(report: Report) -> Content:
     return Content("\n").join(lines)
 
 
-class GradPane(Vertical):
+class GradPane(ParameterPane):
     """``.grad`` of every parameter: figures and a heatmap each, in report order.
 
     The warnings stay pinned above the scrolling list, so accumulation is never scrolled
@@ -140,45 +135,21 @@ class GradPane(Vertical):
     }
     """ + PARAMETER_CSS.format(pane="GradPane")
 
+    TOP_ID = "grad-warnings"
+    BODY_ID = "grad-body"
+
     def __init__(
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.border_title = ".grad"
-        self._warnings = Static(id="grad-warnings")
-        """Accumulation and non-leaf warnings, pinned at the top."""
-        self._body = VerticalScroll(id="grad-body")
-        """The scrolling list of parameters."""
-        self._blocks = ParameterBlocks(self._body)
-        """A header, heatmap and range per parameter."""
-        self._pending: Report | None = None
-        """A report shown before the pane was mounted."""
-        self._ready = False
-        """Set on mount: from then on the children can be rebuilt."""
+        self._top.display = False  # shown only when there is a warning
 
-    def compose(self) -> ComposeResult:
-        self._warnings.display = False
-        yield self._warnings
-        yield self._body
-
-    def on_mount(self) -> None:
-        self._ready = True
-        if self._pending is not None:
-            report, self._pending = self._pending, None
-            self.show(report)
-
-    def on_resize(self, event: Resize) -> None:
-        self._blocks.set_rows(heatmap_rows(event.size.height))
-
-    def show(self, report: Report) -> None:
+    def draw(self, report: Report) -> None:
         """Draw ``.grad`` of every parameter at this phase boundary."""
-        if not self._ready:
-            self._pending = report
-            return
-        self._blocks.fit(report.parameters)
         warnings = _warnings(report)
-        set_content(self._warnings, warnings)
-        self._warnings.display = bool(warnings)
+        set_content(self._top, warnings)
+        self._top.display = bool(warnings)
         if report.grads:
             self.border_title = f".grad · after backward #{report.step}"
             views = {p.name: p for p in report.parameters}

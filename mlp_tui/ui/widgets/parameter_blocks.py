@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from textual.containers import Horizontal
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
+from textual.events import Resize
 from textual.widget import Widget
 from textual.widgets import Static
 
-from mlp_tui.session.report import ParameterView
+from mlp_tui.session.report import ParameterView, Report
 from mlp_tui.trace.stats import TensorStats
 from mlp_tui.ui.format import num
 from mlp_tui.ui.widgets.heatmap import Heatmap
@@ -21,7 +23,7 @@ NAME = "bold"
 DIM = "dim"
 
 PARAMETER_CSS = """
-    {pane} > VerticalScroll {{
+    {pane} > .pane-body {{
         height: 1fr;
         padding: 0 0 0 1;
         scrollbar-size-vertical: 1;
@@ -128,3 +130,50 @@ def set_content(widget: Static, content: Content | str) -> None:
     longest = max((len(line) for line in text.splitlines()), default=0)
     same_height = text.count("\n") == before.count("\n") and longest <= widget.content_size.width
     widget.update(content, layout=not same_height)
+
+
+class ParameterPane(Vertical):
+    """A pinned line (warnings, a summary) over a scrolling list of parameters: the shape of
+    both the ``.grad`` and the Δ pane. A report shown before the pane is mounted is drawn
+    on mount; subclasses draw in ``draw``."""
+
+    TOP_ID = ""
+    BODY_ID = ""
+
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._top = Static(id=self.TOP_ID or None, classes="pane-top")
+        """The pinned line above the list."""
+        self._body = VerticalScroll(id=self.BODY_ID or None, classes="pane-body")
+        """The scrolling list of parameters."""
+        self._blocks = ParameterBlocks(self._body)
+        """A header, heatmap and side note per parameter."""
+        self._pending: Report | None = None
+        """A report shown before the pane was mounted."""
+        self._ready = False
+        """Set on mount: from then on the children can be rebuilt."""
+
+    def compose(self) -> ComposeResult:
+        yield self._top
+        yield self._body
+
+    def on_mount(self) -> None:
+        self._ready = True
+        if self._pending is not None:
+            report, self._pending = self._pending, None
+            self.show(report)
+
+    def on_resize(self, event: Resize) -> None:
+        self._blocks.set_rows(heatmap_rows(event.size.height))
+
+    def show(self, report: Report) -> None:
+        if not self._ready:
+            self._pending = report
+            return
+        self._blocks.fit(report.parameters)
+        self.draw(report)
+
+    def draw(self, report: Report) -> None:
+        raise NotImplementedError
