@@ -32,15 +32,32 @@ class ParameterView:
         return tensor_stats([self.value])[0]
 
 
+# The flat tails of squashing activations, where their slope (and the gradient) is ~0.
+SATURATION = {"Tanh": (-1.0, 1.0), "Sigmoid": (0.0, 1.0)}
+
+
 @dataclass(frozen=True)
 class ActivationView:
-    """One activation's output on the current batch."""
+    """One activation's output on the current batch; its figures are taken when asked for."""
 
     name: str  # h0, h1, ...
     kind: str  # ReLU, Tanh, ...
     value: torch.Tensor = field(repr=False)  # (batch, units)
-    dead_fraction: float  # units that output 0 for every sample
-    saturated_fraction: float | None  # outputs on the flat tails (tanh, sigmoid)
+
+    @cached_property
+    def dead_fraction(self) -> float:
+        """Units that output 0 for every sample: dead ReLUs."""
+        return (self.value == 0).all(dim=0).float().mean().item()
+
+    @cached_property
+    def saturated_fraction(self) -> float | None:
+        """Outputs on the flat tails of tanh / sigmoid; None for other activations."""
+        if self.kind not in SATURATION:
+            return None
+        low, high = SATURATION[self.kind]
+        margin = 0.01 * (high - low)
+        pinned = (self.value <= low + margin) | (self.value >= high - margin)
+        return pinned.float().mean().item()
 
     @cached_property
     def stats(self) -> TensorStats:

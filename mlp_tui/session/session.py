@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from mlp_tui.scratch import Linear, Optimizer, Sigmoid, Tanh
+from mlp_tui.scratch import Linear, Optimizer
 from mlp_tui.session.breakpoints import METRIC_PHASE, Breakpoint, nonfinite_metrics
 from mlp_tui.session.history import Checkpoint, History
 from mlp_tui.session.phases import PHASES, Phase
@@ -39,9 +39,6 @@ LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 AccuracyFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 CHECKPOINT_EVERY = 8  # steps between checkpoints in a long run: going back replays fewer
-
-# The flat tails of squashing activations, where their slope (and the gradient) is ~0.
-_SATURATION = {Tanh: (-1.0, 1.0), Sigmoid: (0.0, 1.0)}
 
 
 def _size(nbytes: int) -> str:
@@ -119,8 +116,9 @@ class Session:
         self._needs_activations = any(
             bp.condition and bp.condition.family == "dead_fraction" for bp in self.breakpoints
         )
-        self._fresh_run = False
         self._initial = self._checkpoint(0)
+        self._own_versions = self._versions()
+        self._retain_graph = not all(p.is_leaf for p in self.params)
 
     # ----------------------------------------------------------------- public controls
 
@@ -166,7 +164,6 @@ class Session:
         replayed in full, so the returned report is as complete as ``next_phase``'s;
         ``replay=False`` skips that and returns a progress report (``complete=False``)."""
         stop, mid_step = None, False
-        self._fresh_run = True
         for _ in range(steps):
             stop = self._advance(full=False)
             while self.done < len(PHASES) and stop is None:
@@ -286,6 +283,7 @@ class Session:
     def _run_phase(self, phase: Phase, full: bool) -> None:
         getattr(self, f"_{phase}")(self._state, full)
         self.done += 1
+        self._own_versions = self._versions()
         if not full and phase is Phase.STEP:
             self._flush()
 
@@ -314,15 +312,26 @@ class Session:
         self._metrics = {"step": float(step)}
 
     def _checkpoint_due(self, full: bool) -> bool:
-        """Every watched step gets a checkpoint; a long run one every few steps, and whenever
-        the switches changed, so that the steps between two checkpoints all ran with the same
-        lr and zero_grad, and any of them is reached again by replaying from the earlier one."""
+        """Every watched step gets a checkpoint (going back a phase is then one replay of one
+        step). A long run takes one every few steps, and whenever the switches or, from
+        outside, the tensors changed: so the steps between two checkpoints all ran with the
+        same lr and zero_grad on the session's own numbers, and any of them is reached again
+        exactly by replaying from the earlier one."""
         last = self.history.latest(self.step_no)
-        if last is None or full or self._fresh_run:
-            self._fresh_run = False  # a run starts from a state anyone may have changed
+        if last is None or full or self._touched():
             return last is None or last.step != self.step_no
         changed = (last.zero_grad, last.lr) != (self.zero_grad_enabled, self.optimizer.lr)
         return changed or self.step_no - last.step >= CHECKPOINT_EVERY
+
+    def _versions(self) -> list[int]:
+        """Autograd's in-place counters of every parameter and ``.grad``."""
+        grads = [p.grad._version if p.is_leaf and p.grad is not None else -1 for p in self.params]
+        return [p._version for p in self.params] + grads
+
+    def _touched(self) -> bool:
+        """Whether anyone changed a parameter or ``.grad`` in place since this session last
+        did: replaying from an older checkpoint would then not give back what was seen."""
+        return self._versions() != self._own_versions
 
     def _zero_grad(self, s: _StepState, full: bool) -> None:
         s.zeroed = self.zero_grad_enabled
@@ -367,24 +376,13 @@ class Session:
             ]
 
     def _capture_activations(self, s: _StepState) -> None:
-        outputs = [h.detach() for _, _, h in s.activations]  # each (batch, units)
-        if not outputs:
-            return
-        dead = torch.stack([(h == 0).all(dim=0).float().mean() for h in outputs]).tolist()
-        for (name, _, _), fraction in zip(s.activations, dead, strict=True):
-            self._metrics[f"dead_fraction.{name}"] = fraction
-        views = []
-        for (name, layer, h), fraction in zip(s.activations, dead, strict=True):
-            saturated = None
-            if type(layer) in _SATURATION:
-                low, high = _SATURATION[type(layer)]
-                margin = 0.01 * (high - low)
-                h = h.detach()
-                saturated = ((h <= low + margin) | (h >= high - margin)).float().mean().item()
-            views.append(
-                ActivationView(name, type(layer).__name__, h.detach(), fraction, saturated)
-            )
-        s.activation_views = tuple(views)
+        s.activation_views = tuple(
+            ActivationView(name, type(layer).__name__, out.detach())
+            for name, layer, out in s.activations
+        )
+        if self._needs_activations:  # a breakpoint watches them: the figures are due now
+            for view in s.activation_views:
+                self._metrics[f"dead_fraction.{view.name}"] = view.dead_fraction
 
     def _leaf_names(self) -> dict[int, str]:
         return {id(p): n for n, p in self.named}
@@ -422,7 +420,7 @@ class Session:
         before = clone_grads(self.params) if full else None
         # A non-leaf "parameter" (the classic bug) hangs on a graph built once, at creation;
         # every step's backward() re-enters it, so it must not be freed.
-        s.loss.backward(retain_graph=not all(p.is_leaf for p in self.params))
+        s.loss.backward(retain_graph=self._retain_graph)
         if full:
             s.grads = tuple(capture_grads(self.named, before))
             for g in s.grads:
@@ -436,7 +434,8 @@ class Session:
     def _step(self, s: _StepState, full: bool) -> None:
         params = [p.detach() for p in self.params]
         before = torch._foreach_mul(params, 1.0)  # copies, in one call
-        grads = clone_grads(self.params) if full else None
+        # step() leaves .grad alone, and the check below runs before anything else can.
+        grads = [p.grad if p.is_leaf else None for p in self.params] if full else None
         self.optimizer.step()
         if full:
             s.deltas = tuple(capture_deltas(self.optimizer, self.names, before, grads))
@@ -493,6 +492,7 @@ class Session:
             after = self.history.get(step + 1) or checkpoint
         zero_grad, lr = (after.zero_grad, after.lr) if after else (self.zero_grad_enabled, self.lr)
         checkpoint.restore(self.params, self.optimizer.state, self._batch_rng)
+        self._own_versions = self._versions()
         self.zero_grad_enabled, self.optimizer.lr = checkpoint.zero_grad, checkpoint.lr
         self.history.truncate_after(step)
         if rearm:
