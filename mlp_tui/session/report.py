@@ -13,7 +13,7 @@ from mlp_tui.trace.deltas import DeltaCapture
 from mlp_tui.trace.grads import GradCapture
 from mlp_tui.trace.graph import Graph
 from mlp_tui.trace.pitfalls import Pitfall
-from mlp_tui.trace.stats import TensorStats, tensor_stats
+from mlp_tui.trace.stats import TensorStats, dead_fraction, saturated_fraction, tensor_stats
 
 
 @dataclass(frozen=True)
@@ -47,17 +47,13 @@ class ActivationView:
     @cached_property
     def dead_fraction(self) -> float:
         """Units that output 0 for every sample: dead ReLUs."""
-        return (self.value == 0).all(dim=0).float().mean().item()
+        return dead_fraction(self.value)
 
     @cached_property
     def saturated_fraction(self) -> float | None:
         """Outputs on the flat tails of tanh / sigmoid; None for other activations."""
-        if self.kind not in SATURATION:
-            return None
-        low, high = SATURATION[self.kind]
-        margin = 0.01 * (high - low)
-        pinned = (self.value <= low + margin) | (self.value >= high - margin)
-        return pinned.float().mean().item()
+        tails = SATURATION.get(self.kind)
+        return None if tails is None else saturated_fraction(self.value, *tails)
 
     @cached_property
     def stats(self) -> TensorStats:

@@ -33,7 +33,7 @@ from mlp_tui.trace import pitfalls
 from mlp_tui.trace.deltas import DeltaCapture, capture_deltas, copy_state
 from mlp_tui.trace.grads import GradCapture, capture_grads, clone_grads
 from mlp_tui.trace.graph import Graph, Recorder, attach_grad_hooks, capture_graph
-from mlp_tui.trace.stats import norms
+from mlp_tui.trace.stats import dead_fraction_tensor, norms
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 AccuracyFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -371,7 +371,7 @@ class Session:
             self._capture_activations(s)
         elif self._needs_activations:
             s.pending += [
-                (f"dead_fraction.{name}", (out == 0).all(dim=0).float().mean(), None)
+                (f"dead_fraction.{name}", dead_fraction_tensor(out.detach()), None)
                 for name, _, out in s.activations
             ]
 

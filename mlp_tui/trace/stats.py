@@ -133,9 +133,14 @@ def stats_of(tensor: torch.Tensor | None) -> TensorStats | None:
     return None if tensor is None else tensor_stats([tensor])[0]
 
 
+def dead_fraction_tensor(activations: torch.Tensor) -> torch.Tensor:
+    """Fraction of units (columns) that output exactly zero for every sample: dead ReLUs.
+    A 0-d tensor, to be read back with other figures."""
+    return (activations == 0).all(dim=0).float().mean()  # (batch, units) -> ()
+
+
 def dead_fraction(activations: torch.Tensor) -> float:
-    """Fraction of units (columns) that output exactly zero for every sample: dead ReLUs."""
-    return (activations == 0).all(dim=0).float().mean().item()  # (batch, units) -> ()
+    return dead_fraction_tensor(activations).item()
 
 
 def saturated_fraction(activations: torch.Tensor, low: float, high: float) -> float:
