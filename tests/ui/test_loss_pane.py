@@ -16,13 +16,9 @@ from mlp_tui.scenarios import open_scenario
 from mlp_tui.session.report import Report
 from mlp_tui.session.session import Session
 from mlp_tui.ui.format import num
-from mlp_tui.ui.widgets.loss_pane import (
-    POINT_MARKERS,
-    LossPane,
-    diverged_at,
-    downsample,
-    sparkline,
-)
+from mlp_tui.ui.widgets.boundary_plot import POINT_MARKERS
+from mlp_tui.ui.widgets.loss_curve import downsample, sparkline
+from mlp_tui.ui.widgets.loss_pane import LossPane, diverged_at
 
 SINE = """
 [scenario]
