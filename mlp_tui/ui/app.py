@@ -12,9 +12,8 @@ from pathlib import Path
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Static
 
 from mlp_tui.ui.runner import Done, Failed, Opened, Runner, Updated
 from mlp_tui.ui.widgets.status_bar import StatusBar
@@ -70,6 +69,7 @@ class MlpTuiApp(App[int]):
         self.built = None
         self.pending = 0  # commands submitted and not yet done: tests wait on it
         self.startup_error: str | None = None
+        self.view = None  # the DebuggerView, once a scenario is open
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -167,7 +167,7 @@ class MlpTuiApp(App[int]):
 
     def action_tab(self, tab: str) -> None:
         if self.built is not None:
-            self.query_one(TabbedContent).active = tab
+            self.view.show_tab(tab)
 
     def action_save_svg(self) -> None:
         path = self.save_screenshot(path=str(self.export_dir))
@@ -202,35 +202,17 @@ class MlpTuiApp(App[int]):
 
     @on(Opened)
     async def _opened(self, message: Opened) -> None:
-        from mlp_tui.ui.widgets.delta_pane import DeltaPane
-        from mlp_tui.ui.widgets.grad_pane import GradPane
-        from mlp_tui.ui.widgets.graph_pane import GraphPane
-        from mlp_tui.ui.widgets.lesson_pane import LessonPane
-        from mlp_tui.ui.widgets.loss_pane import LossPane
-        from mlp_tui.ui.widgets.tensor_pane import TensorPane
+        from mlp_tui.ui.debugger_view import DebuggerView  # imports torch: after first paint
 
         self.built = message.built
         for old in self.query("#loading, #main"):
             await old.remove()
-        main = Horizontal(
-            GraphPane(id="graph"),
-            Vertical(
-                GradPane(id="grads"),
-                DeltaPane(id="deltas"),
-                _tabs(
-                    LossPane(id="loss_pane"),
-                    TensorPane(id="tensor_pane"),
-                    LessonPane(id="lesson_pane"),
-                ),
-                id="right",
-            ),
-            id="main",
-        )
-        await self.mount(main, before=self.query_one(Footer))
+        self.view = DebuggerView(id="main")
+        await self.mount(self.view, before=self.query_one(Footer))
         spec = message.built.spec
-        self.query_one(LessonPane).set_lesson(spec.title, spec.lesson)
+        self.view.lesson.set_lesson(spec.title, spec.lesson)
         self._show(message.report, message.boundary)
-        self.query_one(GraphPane).focus()
+        self.view.graph.focus()
         self.sub_title = spec.title
 
     @on(Updated)
@@ -240,11 +222,9 @@ class MlpTuiApp(App[int]):
         if message.final and stop is not None:
             self.notify(stop.message, title=stop.reason, severity="warning", timeout=8)
             if stop.reason == "nonfinite" and message.report.graph is not None:
-                from mlp_tui.ui.widgets.graph_pane import GraphPane
-
                 node = message.report.graph.first_nonfinite()
                 if node is not None:
-                    self.query_one(GraphPane).select_node(node.id)
+                    self.view.graph.select_node(node.id)
 
     @on(Failed)
     def _failed(self, message: Failed) -> None:
@@ -261,40 +241,9 @@ class MlpTuiApp(App[int]):
             self.query_one(StatusBar).show(self.built.spec.title, self.report, running=False)
 
     def _show(self, report, boundary, complete: bool = True) -> None:
-        from mlp_tui.ui.widgets.delta_pane import DeltaPane
-        from mlp_tui.ui.widgets.grad_pane import GradPane
-        from mlp_tui.ui.widgets.graph_pane import GraphPane
-        from mlp_tui.ui.widgets.lesson_pane import LessonPane
-        from mlp_tui.ui.widgets.loss_pane import LossPane
-        from mlp_tui.ui.widgets.tensor_pane import TensorPane
-
         self.report = report
         self.query_one(StatusBar).show(self.built.spec.title, report, running=self.runner.running)
-        loss_pane = self.query_one(LossPane)
-        loss_pane.show(report)
-        self.query_one(LessonPane).show(report)
-        if not complete:
-            return
-        if boundary is not None or report.step == 0:
-            loss_pane.show_boundary(boundary)
-        self.query_one(GraphPane).show(report)
-        self.query_one(GradPane).show(report)
-        self.query_one(DeltaPane).show(report)
-        self.query_one(TensorPane).show(report)
-
-    def on_graph_pane_node_selected(self, message) -> None:
-        from mlp_tui.ui.widgets.tensor_pane import TensorPane
-
-        self.query_one(TensorPane).inspect_node(message.node)
-        self.query_one(TabbedContent).active = "tensor"
-
-
-def _tabs(loss, tensor, lesson) -> TabbedContent:
-    tabs = TabbedContent(id="tabs", initial="lesson")
-    tabs.compose_add_child(TabPane("Loss", loss, id="loss"))
-    tabs.compose_add_child(TabPane("Tensor", tensor, id="tensor"))
-    tabs.compose_add_child(TabPane("Lesson", lesson, id="lesson"))
-    return tabs
+        self.view.show(report, boundary, complete)
 
 
 def run_app(scenario: str | None = None) -> int:
