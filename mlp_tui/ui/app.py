@@ -7,6 +7,7 @@ Panes only draw data; this module only routes it.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from textual import on
@@ -80,6 +81,11 @@ class MlpTuiApp(App[int]):
         self.query_one(StatusBar).show(self.scenario or "xor", None)
         self.runner.start()
         self._submit("open", self.scenario)
+
+    async def action_quit(self) -> None:
+        """Stop training first (off the UI thread, so the screen stays alive meanwhile)."""
+        await asyncio.to_thread(self.runner.stop)
+        self.exit(0)
 
     def on_unmount(self) -> None:
         self.runner.stop()

@@ -76,9 +76,13 @@ class Runner:
     def pause(self) -> None:
         self._pause.set()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Pause any training, let the thread finish what it is doing, and end it. Leaving
+        it mid-operation at interpreter exit would abort the process."""
         self._pause.set()
         self._commands.put(("quit", None))
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     # ------------------------------------------------------------------ thread side
 

@@ -377,3 +377,20 @@ def test_the_command_palette_runs_the_debugger_actions():
             assert app.report.phase == "zero_grad"
 
     run(body())
+
+
+def test_q_while_training_stops_the_thread_and_quits_with_status_0():
+    async def body():
+        app = MlpTuiApp()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            app.runner.built.session.breakpoints.clear()
+            await pilot.press("c")
+            await pilot.pause(0.5)
+            assert app.runner.running
+            await pilot.press("q")
+            await pilot.pause(0.5)
+        assert app.return_code == 0
+        assert not app.runner._thread.is_alive()  # no training left running at exit
+
+    run(body())
