@@ -100,7 +100,7 @@ async def measure_repaints(scenario: str | None, presses: int) -> dict[str, floa
         app = TimedApp(scenario)
         async with app.run_test(size=(160, 50)) as pilot:
             await settle(pilot)
-            app.runner.built.session.breakpoints.clear()
+            app.runner.built.session.set_breakpoints([])
             app.repaints.clear()
             for _ in range(presses):
                 await pilot.press(key)
@@ -111,7 +111,7 @@ async def measure_repaints(scenario: str | None, presses: int) -> dict[str, floa
 
 def headless_rate(scenario: str | None, seconds: float) -> float:
     session = open_scenario(scenario or "xor").session
-    session.breakpoints.clear()
+    session.set_breakpoints([])
     session.run(20)
     deadline = time.perf_counter() + seconds
     start_step, started = session.step_no, time.perf_counter()
@@ -123,7 +123,7 @@ async def continue_rate(scenario: str | None, seconds: float) -> tuple[float, fl
     app = TimedApp(scenario)
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(pilot)
-        app.runner.built.session.breakpoints.clear()
+        app.runner.built.session.set_breakpoints([])
         await pilot.press("s")
         await settle(pilot)
         start_step, updates = app.runner.built.session.step_no, app.updates

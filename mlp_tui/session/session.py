@@ -113,9 +113,9 @@ class Session:
         self._losses: list[float] = []
         self._metrics: dict[str, float] = {}
         self._armed = [True] * len(self.breakpoints)  # a condition fires when it becomes true
-        self._needs_activations = any(
-            bp.condition and bp.condition.family == "dead_fraction" for bp in self.breakpoints
-        )
+        self._norms_wanted = True  # set by each run(); a full phase takes them anyway
+        self._needs_activations = False
+        self._accuracy_wanted = True
         self._initial = self._checkpoint(0)
         self._own_versions = self._versions()
         self._retain_graph = not all(p.is_leaf for p in self.params)
@@ -139,6 +139,11 @@ class Session:
     @property
     def losses(self) -> list[float]:
         return self._losses
+
+    def set_breakpoints(self, breakpoints: Sequence[Breakpoint]) -> None:
+        """Replace the breakpoints; each is armed (a condition fires when it becomes true)."""
+        self.breakpoints = list(breakpoints)
+        self._armed = [True] * len(self.breakpoints)
 
     def next_phase(self) -> Report:
         """Run the next phase, fully captured."""
@@ -164,6 +169,16 @@ class Session:
         replayed in full, so the returned report is as complete as ``next_phase``'s;
         ``replay=False`` skips that and returns a progress report (``complete=False``)."""
         stop, mid_step = None, False
+        # A light step's figures are for whoever reads them: a caller of on_step, or a
+        # breakpoint on a norm, a dead fraction or inf/NaN. Without them, the loss will do.
+        families = {bp.condition.family for bp in self.breakpoints if bp.condition}
+        self._norms_wanted = (
+            on_step is not None
+            or any(bp.nonfinite for bp in self.breakpoints)
+            or bool(families - {"loss", "accuracy", "step", "dead_fraction"})
+        )
+        self._needs_activations = "dead_fraction" in families
+        self._accuracy_wanted = on_step is not None or "accuracy" in families
         for _ in range(steps):
             stop = self._advance(full=False)
             while self.done < len(PHASES) and stop is None:
@@ -380,8 +395,8 @@ class Session:
             ActivationView(name, type(layer).__name__, out.detach())
             for name, layer, out in s.activations
         )
-        if self._needs_activations:  # a breakpoint watches them: the figures are due now
-            for view in s.activation_views:
+        if any(bp.condition and bp.condition.family == "dead_fraction" for bp in self.breakpoints):
+            for view in s.activation_views:  # a breakpoint watches them: due now
                 self._metrics[f"dead_fraction.{view.name}"] = view.dead_fraction
 
     def _leaf_names(self) -> dict[int, str]:
@@ -399,7 +414,7 @@ class Session:
                 s.recorder.stage = "loss"
             s.loss = self.loss_fn(s.pred, s.y)  # ()
         figures = [s.loss.detach()]
-        if self.accuracy_fn is not None:
+        if self.accuracy_fn is not None and (full or self._accuracy_wanted):
             figures.append(self.accuracy_fn(s.pred.detach(), s.y))
         if not full:
             s.pending += list(zip(("loss", "accuracy"), figures, (None, None), strict=False))
@@ -432,6 +447,9 @@ class Session:
         # (a light step always runs to its end: see _advance)
 
     def _step(self, s: _StepState, full: bool) -> None:
+        if not full and not self._norms_wanted:
+            self.optimizer.step()  # nobody reads this step's norms: take none
+            return
         params = [p.detach() for p in self.params]
         before = torch._foreach_mul(params, 1.0)  # copies, in one call
         # step() leaves .grad alone, and the check below runs before anything else can.
@@ -513,6 +531,12 @@ class Session:
 
     # ----------------------------------------------------------------- reporting
 
+    def _accuracy(self, s: _StepState) -> float | None:
+        """This step's accuracy; a light step that nobody watched has it taken only now."""
+        if "accuracy" not in self._metrics and self.accuracy_fn is not None and s.pred is not None:
+            self._metrics["accuracy"] = self.accuracy_fn(s.pred.detach(), s.y).item()
+        return self._metrics.get("accuracy")
+
     def report(self, stop: Stop | None = None) -> Report:
         """The panes' data at the current phase boundary."""
         s = self._state
@@ -547,7 +571,7 @@ class Session:
             step=self.step_no,
             phase=self.phase,
             loss=loss,
-            accuracy=self._metrics.get("accuracy") if loss is not None else None,
+            accuracy=self._accuracy(s) if loss is not None else None,
             lr=self.optimizer.lr,
             zero_grad=self.zero_grad_enabled,
             zeroed=s.zeroed,

@@ -327,3 +327,17 @@ def test_parse_condition_never_evaluates_code(text):
 
 def test_breakpoint_error_is_a_value_error():
     assert issubclass(BreakpointError, ValueError)
+
+
+def test_breakpoints_set_after_construction_are_honoured_by_next_phase_and_run(make_session):
+    """What a light run measures follows the breakpoints it has when it starts."""
+    session = _relu_session(make_session, opt={"lr": 0.01})
+    session.set_breakpoints([Breakpoint(condition=parse_condition("grad_norm.W0 > 0"))])
+    report = session.run(3)
+    assert report.stop is not None and (report.step, report.phase) == (1, "backward")
+    session.set_breakpoints([Breakpoint(condition=parse_condition("dead_fraction.h0 >= 0"))])
+    while session.done < 5:
+        session.next_phase()
+    report = session.next_phase()
+    report = session.next_phase()  # forward of the next step: the dead fraction is measured
+    assert report.stop is not None and report.phase == "forward"

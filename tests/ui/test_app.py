@@ -136,7 +136,7 @@ def test_c_again_pauses_a_long_run():
         app = MlpTuiApp()
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(pilot)
-            app.runner.built.session.breakpoints.clear()
+            app.runner.built.session.set_breakpoints([])
             await pilot.press("c")
             await pilot.pause(0.6)
             assert app.runner.running
@@ -384,7 +384,7 @@ def test_q_while_training_stops_the_thread_and_quits_with_status_0():
         app = MlpTuiApp()
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            app.runner.built.session.breakpoints.clear()
+            app.runner.built.session.set_breakpoints([])
             await pilot.press("c")
             await pilot.pause(0.5)
             assert app.runner.running

@@ -90,7 +90,7 @@ async def show(pilot, pane: LossPane, report: Report, session: Session | None = 
 
 def test_curve_is_downsampled_and_metrics_show_last_loss_and_accuracy() -> None:
     session = open_scenario("xor").session
-    session.breakpoints.clear()  # the xor breakpoint would stop the run at step 35
+    session.set_breakpoints([])  # the xor breakpoint would stop the run at step 35
     report = session.run(400)
     assert len(report.losses) == 400
 
