@@ -5,8 +5,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Markdown
+from textual.widgets import Markdown, Static
 
 PHASES_TEXT = """
 ### One training step, five phases
@@ -37,13 +38,11 @@ class HelpScreen(ModalScreen[None]):
         self.keys = keys
 
     def compose(self) -> ComposeResult:
-        rows = "\n".join(f"| `{key}` | {description} |" for key, description in self.keys)
-        text = (
-            "## mlp-tui: keys\n\n| key | action |\n|---|---|\n"
-            + rows
-            + "\n| `ctrl+p` | command palette: every action by name |\n"
-            + PHASES_TEXT
-            + "\nPress **escape** to close."
-        )
+        keys = [*self.keys, ("ctrl+p", "command palette: every action by name")]
+        width = max(len(key) for key, _ in keys) + 2
+        parts: list = [("mlp-tui: keys\n\n", "bold")]
+        for key, description in keys:  # one line a key: the whole list fits 80×24
+            parts += [(f"  {key:<{width}}", "bold $accent"), f"{description}\n"]
         with VerticalScroll():
-            yield Markdown(text)
+            yield Static(Content.assemble(*parts))
+            yield Markdown(PHASES_TEXT + "\nPress **escape** to close.")
