@@ -227,12 +227,15 @@ def _evolve(node: GraphNode, **changes: object) -> GraphNode:
     return new
 
 
-def _saved_attributes(node: Any, cache: dict[str, list[str]] = {}) -> list[str]:  # noqa: B006
+_SAVED_ATTRIBUTES: dict[str, list[str]] = {}
+
+
+def _saved_attributes(node: Any) -> list[str]:
     """The ``_saved_*`` attribute names of a node class (``dir`` is slow; ask once per class)."""
     kind = type(node).__name__
-    if kind not in cache:
-        cache[kind] = [a for a in dir(node) if a.startswith("_saved_")]
-    return cache[kind]
+    if kind not in _SAVED_ATTRIBUTES:
+        _SAVED_ATTRIBUTES[kind] = [a for a in dir(node) if a.startswith("_saved_")]
+    return _SAVED_ATTRIBUTES[kind]
 
 
 def _saved(node: Any, storage_names: dict[int, str]) -> tuple[SavedTensor, ...]:
