@@ -363,6 +363,9 @@ class Session:
         s.x, s.y = self._next_batch()
         if full:
             s.recorder = Recorder(self._leaf_names() | {id(s.x): "x", id(s.y): "y"})
+            for name, p in self.named:
+                if not p.is_leaf:  # the classic mistake: show where this "parameter" came from
+                    s.recorder.adopt(p, name, "made before training, not a leaf")
         recorder = s.recorder if full else None
         h, k = s.x, 0
         with recorder or nullcontext():

@@ -58,6 +58,7 @@ class OpRecord:
     output: torch.Tensor  # detached; shares storage with the live output, so read it now
     output_id: int  # id() of the live output, kept alive by the recorder
     node: Any = field(repr=False)  # the live grad_fn; dropped once the graph is captured
+    no_grad: tuple[str, ...] = ()  # names of the tensor operands that need no gradient
 
 
 def _spaced(text: str) -> bool:
@@ -114,6 +115,15 @@ class Recorder(TorchFunctionMode):
             return f"{name}({', '.join(operands)})"
         return template.format(*operands)
 
+    def adopt(self, tensor: torch.Tensor, name: str, expression: str) -> None:
+        """Record a tensor made before recording began that carries a ``grad_fn``, such as
+        a parameter built as an expression (not a leaf): its node then reads by name."""
+        self.name(tensor, name)
+        self._alive.append(tensor)
+        self.records.append(
+            OpRecord("parameters", expression, tensor.detach(), id(tensor), tensor.grad_fn)
+        )
+
     def _keep(self, tensor: torch.Tensor, expression: str) -> None:
         self.names.setdefault(id(tensor), expression)
         self._alive.append(tensor)
@@ -125,7 +135,12 @@ class Recorder(TorchFunctionMode):
         if node is not None:
             expression = self._expression(name, args)
             self._keep(out, expression)
-            self.records.append(OpRecord(self.stage, expression, out.detach(), id(out), node))
+            data = tuple(
+                self.names.get(id(a), "·")
+                for a in args
+                if isinstance(a, torch.Tensor) and not a.requires_grad
+            )
+            self.records.append(OpRecord(self.stage, expression, out.detach(), id(out), node, data))
         elif name == "detach" and isinstance(out, torch.Tensor) and id(args[0]) in self.names:
             self._keep(out, self.names[id(args[0])])  # same values, same name
         elif name in ("max", "min") and isinstance(out, tuple) and out:
@@ -157,7 +172,8 @@ class GraphNode:
     forward_order: int = -1  # when the forward pass made it; -1 for leaves
     name: str | None = None  # the output's name in the model's code: z0, h0, ŷ, loss
     saved: tuple[SavedTensor, ...] = ()
-    no_grad_inputs: int = 0  # operands that need no gradient (data such as x, y)
+    no_grad_names: tuple[str, ...] = ()  # operands that need no gradient (data: x, y); `·`
+    # where the operation was not recorded
     leaf: str | None = None  # parameter name, for AccumulateGrad
     value: torch.Tensor | None = field(default=None, repr=False)
     value_norm: float = math.nan  # ‖output‖ (‖parameter‖ for a leaf); inf/nan: non-finite
@@ -167,6 +183,10 @@ class GraphNode:
     @property
     def is_leaf(self) -> bool:
         return self.kind == ACCUMULATE_GRAD
+
+    @property
+    def no_grad_inputs(self) -> int:
+        return len(self.no_grad_names)
 
     @property
     def finite(self) -> bool:
@@ -310,7 +330,7 @@ def capture_graph(
         kind = type(node).__name__
         norm = value_norms.get(i, math.nan)
         if kind == ACCUMULATE_GRAD:
-            name = names.get(id(node.variable), "leaf")
+            name = names.get(id(node.variable), "hidden leaf")
             shape = tuple(node.variable.shape)
             nodes.append(
                 GraphNode(i, kind, name, "parameters", shape, inputs, leaf=name, value_norm=norm)
@@ -329,7 +349,11 @@ def capture_graph(
                 forward_order=order,
                 name=recorder.given.get(record.output_id) if record else None,
                 saved=_saved(node, storage_names),
-                no_grad_inputs=no_grad,
+                no_grad_names=(
+                    record.no_grad
+                    if record is not None and len(record.no_grad) == no_grad
+                    else ("·",) * no_grad
+                ),
                 value=output,
                 value_norm=norm,
             )

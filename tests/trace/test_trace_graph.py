@@ -427,3 +427,27 @@ def test_graph_leaves_after_the_step_describe_the_weights_the_forward_used(probl
         expected = torch.linalg.vector_norm(weight_before.double()).item()
         assert leaves[d.name].value_norm == pytest.approx(expected, rel=1e-6)
         assert leaves[d.name].value_norm == pytest.approx(d.weight_norm, rel=1e-6)
+
+
+def test_inputs_without_grad_are_named_and_a_non_leaf_parameter_reads_by_name():
+    from mlp_tui.scenarios.mistakes import make_parameters_non_leaf
+    from mlp_tui.scratch import MLP, SGD, Tanh, mse_loss
+    from mlp_tui.session.session import Session
+
+    torch.manual_seed(0)
+    model = MLP(2, [4], 1, Tanh)
+    make_parameters_non_leaf(model)
+    x, y = torch.randn(8, 2), torch.randn(8, 1)
+    session = Session(model, mse_loss, SGD(model.parameters(), lr=0.1), x, y)
+    for _ in range(3):
+        report = session.next_phase()  # zero_grad, forward, loss
+    nodes = report.graph.nodes
+    mm0 = next(n for n in nodes if n.label == "x @ W0")
+    assert mm0.no_grad_names == ("x",)  # x needs no gradient, and the pane can say so
+    sub = next(n for n in nodes if n.kind == "SubBackward0")
+    assert sub.no_grad_names == ("y",)
+    made = {n.name: n for n in nodes if n.stage == "parameters" and not n.is_leaf}
+    assert set(made) == {"W0", "b0", "W1", "b1"}
+    assert made["W0"].kind == "MulBackward0" and made["W0"].shape == (2, 4)
+    hidden = [nodes[i] for i in made["W0"].inputs]
+    assert [(n.kind, n.label) for n in hidden] == [("AccumulateGrad", "hidden leaf")]

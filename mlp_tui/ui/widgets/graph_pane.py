@@ -16,7 +16,6 @@ rebuilt: the cursor and scroll position stay where they were.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Self
 
@@ -39,7 +38,6 @@ NodeKey = tuple[str, str, str, int]
 HINT = "No graph yet: press n: forward builds the graph."
 
 _BOLD = Style(bold=True)
-_IDENTIFIER = re.compile(r"[^\W\d]\w*(?!\w*\()")  # a name, not a function being called
 
 
 def node_keys(graph: Graph) -> list[NodeKey]:
@@ -56,22 +54,6 @@ def node_keys(graph: Graph) -> list[NodeKey]:
         seen[base] = k + 1
         keys.append((*base, k))
     return keys
-
-
-def no_grad_names(graph: Graph, node: GraphNode) -> list[str]:
-    """Names of the inputs of ``node`` that need no gradient (``x``, ``y``), when the
-    expression says which; otherwise one ``·`` per such input."""
-    if not node.no_grad_inputs:
-        return []
-    children = set()
-    for i in node.inputs:
-        child = graph.nodes[i]
-        children.update(filter(None, (child.name, child.leaf, child.label)))
-    names = [t for t in _IDENTIFIER.findall(node.label) if t not in children]
-    names = list(dict.fromkeys(names))  # each once, in order
-    if len(names) != node.no_grad_inputs:
-        return ["·"] * node.no_grad_inputs
-    return names
 
 
 @dataclass(frozen=True)
@@ -334,7 +316,7 @@ class GraphPane(Vertical):
                 continue
             drawn.add(node_id)
             node = graph.nodes[node_id]
-            stack.extend((None, depth + 1, n) for n in reversed(no_grad_names(graph, node)))
+            stack.extend((None, depth + 1, n) for n in reversed(node.no_grad_names))
             stack.extend((child, depth + 1, "") for child in reversed(node.inputs))
         return entries
 

@@ -28,7 +28,7 @@ from mlp_tui.session.report import ParameterView, Report
 from mlp_tui.trace.graph import GraphNode
 from mlp_tui.trace.stats import TensorStats, tensor_stats
 from mlp_tui.ui import format as fmt
-from mlp_tui.ui.widgets.graph_pane import NodeKey, no_grad_names, node_keys
+from mlp_tui.ui.widgets.graph_pane import NodeKey, node_keys
 
 LEAF_NOTE = (
     "AccumulateGrad adds each backward()'s gradient into .grad: that is why zero_grad() exists."
@@ -293,8 +293,8 @@ class TensorPane(VerticalScroll):
             ],
             notes=[NON_LEAF_NODE_NOTE],
         )
-        if graph is not None and node.no_grad_inputs:
-            names = ", ".join(no_grad_names(graph, node))
+        if node.no_grad_names:
+            names = ", ".join(node.no_grad_names)
             s.notes.append(f"Inputs that need no gradient: {names}.")
         if node.saved:
             saved = ", ".join(
