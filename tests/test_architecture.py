@@ -114,3 +114,14 @@ def test_import_resolution_catches_relative_and_lazy_imports():
     assert "mlp_tui.ui.app" in modules
     assert "mlp_tui.scenarios" in modules
     assert "mlp_tui.trace.stats" in modules
+
+
+def test_the_app_module_paints_before_torch_is_imported():
+    """`import torch` takes ~1-2 s; the app's module must not pull it in, or the first
+    frame waits for it (the session's thread imports it once the screen is up)."""
+    import subprocess
+    import sys
+
+    code = "import sys, mlp_tui.cli, mlp_tui.ui.app; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 import torch
 
-from mlp_tui.scratch import Linear, Optimizer
+from mlp_tui.scratch import MLP, Linear, Optimizer
 from mlp_tui.session.breakpoints import METRIC_PHASE, Breakpoint, nonfinite_metrics
 from mlp_tui.session.history import Checkpoint, History
 from mlp_tui.session.phases import PHASES, Phase
@@ -83,7 +83,7 @@ class Session:
 
     def __init__(
         self,
-        model,  # an MLP (anything with .layers and .named_parameters())
+        model: MLP,  # or anything with .layers and .named_parameters()
         loss_fn: LossFn,
         optimizer: Optimizer,
         x: torch.Tensor,

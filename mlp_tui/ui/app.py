@@ -8,13 +8,18 @@ Panes only draw data; this module only routes it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+
+if TYPE_CHECKING:  # the report module imports torch: the app paints before that
+    from mlp_tui.session.report import Boundary, Report
 
 from mlp_tui.ui.runner import Done, Failed, Opened, Runner, Updated
 from mlp_tui.ui.widgets.status_bar import StatusBar
@@ -194,7 +199,7 @@ class MlpTuiApp(App[int]):
             return
         self.notify(f"Graph saved as Graphviz DOT: {path}")
 
-    def get_system_commands(self, screen: Screen):
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for binding in self.BINDINGS:
             if binding.action in ("quit",):
@@ -246,7 +251,7 @@ class MlpTuiApp(App[int]):
         if message.command == "continue" and self.report is not None:
             self.query_one(StatusBar).show(self.built.spec.title, self.report, running=False)
 
-    def _show(self, report, boundary, complete: bool = True) -> None:
+    def _show(self, report: Report, boundary: Boundary | None, complete: bool = True) -> None:
         self.report = report
         self.query_one(StatusBar).show(self.built.spec.title, report, running=self.runner.running)
         self.view.show(report, boundary, complete)

@@ -12,6 +12,7 @@ import gc
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +60,7 @@ class Done(Message):
 class Runner:
     """Owns the session on a daemon thread. ``submit`` is called from the UI thread."""
 
-    def __init__(self, post) -> None:
+    def __init__(self, post: Callable[[Message], object]) -> None:
         self._post = post
         self._commands: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._pause = threading.Event()
@@ -101,7 +102,7 @@ class Runner:
                 self._post(Failed(f"{command}: {type(err).__name__}: {err}"))
             self._post(Done(command))
 
-    def _send(self, report, final: bool = True) -> None:
+    def _send(self, report: Any, final: bool = True) -> None:
         session = self.built.session
         self._post(Updated(report, session.boundary(), final))
 

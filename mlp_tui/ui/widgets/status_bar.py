@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.text import Text
 from textual.widgets import Static
 
 from mlp_tui.ui.format import num
+
+if TYPE_CHECKING:  # torch stays unimported until the scenario loads
+    from mlp_tui.session.report import Report
 
 
 class StatusBar(Static):
@@ -15,7 +20,7 @@ class StatusBar(Static):
     StatusBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
     """
 
-    def show(self, title: str, report, running: bool = False) -> None:
+    def show(self, title: str, report: Report | None, running: bool = False) -> None:
         text = Text()
         text.append("mlp-tui", style="bold")
         text.append(f" · {title}")
