@@ -119,6 +119,7 @@ class Session:
         self._initial = self._checkpoint(0)
         self._own_versions = self._versions()
         self._retain_graph = not all(p.is_leaf for p in self.params)
+        self._boundary: tuple[tuple, Boundary] | None = None
 
     # ----------------------------------------------------------------- public controls
 
@@ -240,9 +241,13 @@ class Session:
 
     @torch.no_grad()
     def boundary(self, columns: int = 60, rows: int = 30) -> Boundary | None:
-        """Predictions over a grid spanning the data, when the data has two features."""
+        """Predictions over a grid spanning the data, when the data has two features. Asked
+        for after every phase, it is computed again only when the weights have changed."""
         if self.x.shape[1] != 2:
             return None
+        key = (columns, rows, *(p._version for p in self.params))  # bumped by every update
+        if self._boundary is not None and self._boundary[0] == key:
+            return self._boundary[1]
         lo, hi = self.x.min(dim=0).values, self.x.max(dim=0).values  # (2,), (2,)
         pad = 0.1 * (hi - lo)
         xs = torch.linspace(lo[0] - pad[0], hi[0] + pad[0], columns)
@@ -255,9 +260,10 @@ class Session:
             labels = self.y.reshape(len(self.y), -1)[:, 0].long()
         else:
             values, labels = out[:, 0], self.y[:, 0]
-        return Boundary(
-            xs, ys, values.reshape(rows, columns), self.x.clone(), labels.clone(), classification
-        )
+        # The data never changes: the boundary shares it rather than copying it each time.
+        boundary = Boundary(xs, ys, values.reshape(rows, columns), self.x, labels, classification)
+        self._boundary = (key, boundary)
+        return boundary
 
     # ----------------------------------------------------------------- stepping
 
@@ -298,9 +304,10 @@ class Session:
     def _run_phase(self, phase: Phase, full: bool) -> None:
         getattr(self, f"_{phase}")(self._state, full)
         self.done += 1
-        self._own_versions = self._versions()
-        if not full and phase is Phase.STEP:
-            self._flush()
+        if phase is Phase.STEP:  # what the next step's start compares with (see _touched)
+            self._own_versions = self._versions()
+            if not full:
+                self._flush()
 
     def _flush(self) -> None:
         """Read back a light step's figures: one ``.tolist()`` for all of them."""

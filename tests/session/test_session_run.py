@@ -221,3 +221,22 @@ def test_lr_zero_is_allowed_and_freezes_the_weights(make_session):
     before = [p.detach().clone() for p in session.params]
     session.run(3)
     assert all(torch.equal(p, b) for p, b in zip(session.params, before, strict=True))
+
+
+def test_the_decision_boundary_follows_the_weights_and_is_not_recomputed_between():
+    from mlp_tui.scenarios import open_scenario
+
+    session = open_scenario("xor").session
+    first = session.boundary()
+    session.next_phase()  # zero_grad: the weights are unchanged
+    assert session.boundary() is first
+    session.step()  # an update: the model answers differently now
+    second = session.boundary()
+    assert second is not first
+    with torch.no_grad():
+        fresh = session.model(
+            torch.stack(torch.meshgrid(second.ys, second.xs, indexing="ij")[::-1], dim=-1).reshape(
+                -1, 2
+            )
+        )
+    assert torch.equal((fresh[:, 0] > 0).long().reshape(second.values.shape), second.values)
