@@ -83,12 +83,7 @@ def _run(args: argparse.Namespace) -> int:
     out: TextIO = sys.stdout
     progress = _Progress(steps, built.spec.title) if not args.json and out.isatty() else None
 
-    reported = [0]  # the last step already written: a stop mid-step is finished once
-
     def on_step(m) -> None:
-        if m.step <= reported[0]:
-            return
-        reported[0] = m.step
         if args.json:
             record = {"step": m.step, "loss": _json_number(m.loss)}
             if m.accuracy is not None:

@@ -172,8 +172,7 @@ class GraphNode:
     forward_order: int = -1  # when the forward pass made it; -1 for leaves
     name: str | None = None  # the output's name in the model's code: z0, h0, ŷ, loss
     saved: tuple[SavedTensor, ...] = ()
-    no_grad_names: tuple[str, ...] = ()  # operands that need no gradient (data: x, y); `·`
-    # where the operation was not recorded
+    no_grad_names: tuple[str, ...] = ()  # operands needing no gradient (x, y); `·`: unknown
     leaf: str | None = None  # parameter name, for AccumulateGrad
     value: torch.Tensor | None = field(default=None, repr=False)
     value_norm: float = math.nan  # ‖output‖ (‖parameter‖ for a leaf); inf/nan: non-finite

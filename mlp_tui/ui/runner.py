@@ -136,9 +136,6 @@ class Runner:
         self.built.session.lr = value
         self._send(self.built.session.report())
 
-    def _do_run(self, steps: int) -> None:
-        self._send(self.built.session.run(steps))
-
     def _do_continue(self, _: object) -> None:
         """Train until paused, a breakpoint or a non-finite value; progress 4 times a second."""
         session = self.built.session

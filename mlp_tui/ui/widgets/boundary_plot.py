@@ -64,7 +64,7 @@ class BoundaryPlot(PlotLines):
     def set_boundary(self, boundary: Boundary | None) -> bool:
         """Keep ``boundary``; refresh only if it differs from the one drawn. True if it did."""
         old = self.boundary
-        same = (
+        same = old is boundary or (
             old is not None
             and boundary is not None
             and old.classification == boundary.classification
