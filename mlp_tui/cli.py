@@ -97,7 +97,7 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     stops = []
     while session.step_no < steps:
-        report = session.run(steps - session.step_no, on_step=on_step)
+        report = session.run(steps - session.step_no, on_step=on_step, replay=False)
         if report.stop is None:
             break
         stops.append(
