@@ -15,6 +15,7 @@ import torch
 
 from mlp_tui.trace.deltas import copy_state
 from mlp_tui.trace.grads import clone_grads
+from mlp_tui.trace.snapshots import Copier, fresh_copy
 
 
 def _nbytes(value: object) -> int:
@@ -46,12 +47,13 @@ class Checkpoint:
         batch_rng: torch.Generator,
         zero_grad: bool,
         lr: float,
+        copy: Copier = fresh_copy,
     ) -> Checkpoint:
         return Checkpoint(
             step=step,
-            params=tuple(p.detach().clone() for p in params),
-            grads=tuple(clone_grads(params)),
-            optimizer_state=tuple(copy_state(s) for s in optimizer_state),
+            params=tuple(copy(p) for p in params),
+            grads=tuple(clone_grads(params, copy)),
+            optimizer_state=tuple(copy_state(s, copy) for s in optimizer_state),
             torch_rng=torch.get_rng_state(),
             batch_rng=batch_rng.get_state(),
             zero_grad=zero_grad,

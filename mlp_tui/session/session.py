@@ -33,6 +33,7 @@ from mlp_tui.trace import pitfalls
 from mlp_tui.trace.deltas import DeltaCapture, capture_deltas, copy_state
 from mlp_tui.trace.grads import GradCapture, capture_grads, clone_grads
 from mlp_tui.trace.graph import Graph, Recorder, attach_grad_hooks, capture_graph
+from mlp_tui.trace.snapshots import Snapshots
 from mlp_tui.trace.stats import dead_fraction_tensor, norms
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -105,6 +106,7 @@ class Session:
         self.named = model.named_parameters()
         self.params = [p for _, p in self.named]
         self.names = [name for name, _ in self.named]
+        self._param_names = set(self.names)
         self.history = History(history_bytes)
         self.step_no = 0  # the step the last phase belonged to
         self.done = len(PHASES)  # phases completed in that step
@@ -113,6 +115,7 @@ class Session:
         self._losses: list[float] = []
         self._metrics: dict[str, float] = {}
         self._armed = [True] * len(self.breakpoints)  # a condition fires when it becomes true
+        self._copy = Snapshots()  # one copy per change of a tensor, shared by all readers
         self._norms_wanted = True  # set by each run(); a full phase takes them anyway
         self._needs_activations = False
         self._accuracy_wanted = True
@@ -275,6 +278,7 @@ class Session:
             self._batch_rng,
             self.zero_grad_enabled,
             self.optimizer.lr,
+            self._copy,
         )
 
     def _advance(self, full: bool) -> Stop | None:
@@ -439,20 +443,25 @@ class Session:
             s.graph, live_nodes = capture_graph(
                 s.loss, s.recorder, self._leaf_names(), self._storage_names(s)
             )
-            s.node_grads = attach_grad_hooks(live_nodes)
+            # A parameter's incoming gradient is its .grad contribution (see _backward).
+            params = {n.id for n in s.graph.nodes if n.is_leaf and n.leaf in self._param_names}
+            s.node_grads = attach_grad_hooks(live_nodes, skip=params)
 
     def _backward(self, s: _StepState, full: bool) -> None:
-        before = clone_grads(self.params) if full else None
+        before = clone_grads(self.params, self._copy) if full else None
         # A non-leaf "parameter" (the classic bug) hangs on a graph built once, at creation;
         # every step's backward() re-enters it, so it must not be freed.
         s.loss.backward(retain_graph=self._retain_graph)
         if full:
-            s.grads = tuple(capture_grads(self.named, before))
+            s.grads = tuple(capture_grads(self.named, before, self._copy))
             for g in s.grads:
                 if g.after_norm is not None:
                     self._metrics[f"grad_norm.{g.name}"] = g.after_norm
             if s.graph is not None and s.node_grads is not None:
-                s.graph = s.graph.with_grads(s.node_grads)
+                by_name = {g.name: g for g in s.grads if g.contribution is not None}
+                taken = [(n.id, by_name[n.leaf]) for n in s.graph.leaves() if n.leaf in by_name]
+                grads = s.node_grads | {i: g.contribution for i, g in taken}
+                s.graph = s.graph.with_grads(grads, {i: g.contribution_norm for i, g in taken})
         # light: the gradients' norms are taken with the update's, in one call at the step
         # (a light step always runs to its end: see _advance)
 
@@ -460,18 +469,20 @@ class Session:
         if not full and not self._norms_wanted:
             self.optimizer.step()  # nobody reads this step's norms: take none
             return
-        params = [p.detach() for p in self.params]
-        before = torch._foreach_mul(params, 1.0)  # copies, in one call
+        if full:  # the copies this step's report and checkpoint made already, most likely
+            before = [self._copy(p) for p in self.params]
+        else:
+            before = torch._foreach_mul([p.detach() for p in self.params], 1.0)  # one call
         # step() leaves .grad alone, and the check below runs before anything else can.
         grads = [p.grad if p.is_leaf else None for p in self.params] if full else None
         self.optimizer.step()
         if full:
-            s.deltas = tuple(capture_deltas(self.optimizer, self.names, before, grads))
+            s.deltas = tuple(capture_deltas(self.optimizer, self.names, before, grads, self._copy))
             for d in s.deltas:
                 self._metrics[f"delta_norm.{d.name}"] = d.norm
                 self._metrics[f"update_ratio.{d.name}"] = d.update_ratio
             return
-        deltas = torch._foreach_sub(params, before)
+        deltas = torch._foreach_sub([p.detach() for p in self.params], before)
         have = [(n, p.grad) for n, p in self.named if p.is_leaf and p.grad is not None]
         keys = [f"grad_norm.{n}" for n, _ in have]
         keys += [f"delta_norm.{n}" for n in self.names] + [f"_weight_norm.{n}" for n in self.names]
@@ -550,9 +561,8 @@ class Session:
     def report(self, stop: Stop | None = None) -> Report:
         """The panes' data at the current phase boundary."""
         s = self._state
-        leaf_grads = [p.grad if p.is_leaf else None for p in self.params]
-        values = [p.detach().clone() for p in self.params]
-        grads = [None if g is None else g.detach().clone() for g in leaf_grads]
+        values = [self._copy(p) for p in self.params]
+        grads = clone_grads(self.params, self._copy)
         parameters = tuple(
             ParameterView(
                 name=name,
@@ -592,7 +602,7 @@ class Session:
             activations=s.activation_views,
             # after this step's update the deltas already hold copies of the state
             optimizer_state=tuple(d.state for d in s.deltas)
-            or tuple(copy_state(st) for st in self.optimizer.state),
+            or tuple(copy_state(st, self._copy) for st in self.optimizer.state),
             pitfalls=tuple(found),
             losses=tuple(self._losses),
             metrics=dict(self._metrics),

@@ -15,6 +15,7 @@ from functools import cached_property
 import torch
 
 from mlp_tui.scratch import SGD, Adam, AdamW, Optimizer, RMSprop
+from mlp_tui.trace.snapshots import Copier, fresh_copy
 from mlp_tui.trace.stats import TensorStats, norms, tensor_stats
 
 # The rule of thumb: an update of about 1e-3 of the weight's size (Karpathy's "ratio").
@@ -92,9 +93,9 @@ def expected_delta(
     raise TypeError(f"no rule known for {type(optimizer).__name__}")
 
 
-def copy_state(state: dict) -> dict:
+def copy_state(state: dict, copy: Copier = fresh_copy) -> dict:
     """A copy of one parameter's optimizer state, safe from the next in-place update."""
-    return {k: v.detach().clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+    return {k: copy(v) if isinstance(v, torch.Tensor) else v for k, v in state.items()}
 
 
 def capture_deltas(
@@ -102,26 +103,30 @@ def capture_deltas(
     names: list[str],
     before: list[torch.Tensor],
     grads: list[torch.Tensor | None],
+    copy: Copier = fresh_copy,
 ) -> list[DeltaCapture]:
     """Δ of every parameter, given copies of the parameters and grads from before ``step()``."""
-    params = optimizer.params
-    after = [p.detach() for p in params]
-    deltas = torch._foreach_sub(after, before)
-    checked = [i for i, g in enumerate(grads) if g is not None]
-    expected = [expected_delta(optimizer, before[i], grads[i], optimizer.state[i]) for i in checked]
-    errors = torch._foreach_sub([deltas[i] for i in checked], expected) if checked else []
-    # One fused call for every figure: ‖Δ‖, ‖W before‖, ‖W after‖, ‖rule‖, ‖Δ − rule‖.
-    figures = norms([*deltas, *before, *after, *expected, *errors])
-    n, k = len(deltas), len(checked)
-    delta_n, before_n, after_n = figures[:n], figures[n : 2 * n], figures[2 * n : 3 * n]
-    rule_n, error_n = figures[3 * n : 3 * n + k], figures[3 * n + k :]
+    with torch.no_grad():
+        deltas = torch._foreach_sub(optimizer.params, before)
+        checked = [i for i, g in enumerate(grads) if g is not None]
+        rules = [
+            expected_delta(optimizer, before[i], grads[i], optimizer.state[i]) for i in checked
+        ]
+        if checked:  # rule − Δ, written over the rule's own fresh tensors
+            torch._foreach_sub_(rules, [deltas[i] for i in checked])
+    # One fused call for every figure: ‖Δ‖, ‖W before‖, ‖Δ − rule‖.
+    figures = norms([*deltas, *before, *rules])
+    n = len(deltas)
+    delta_n, before_n, error_n = figures[:n], figures[n : 2 * n], figures[2 * n :]
     verdicts: dict[int, tuple[bool, float]] = {}
     for j, i in enumerate(checked):
-        # Δ = after − before loses the low bits of W: a few ulps of ‖W‖, and the rule's own
-        # rounding, are within tolerance; a wrong update is orders of magnitude beyond it.
+        # Δ = after − before loses the low bits of W: a few ulps of ‖W‖ (‖W after‖ is at
+        # most ‖W‖ + ‖Δ‖), and the rule's own rounding, are within tolerance; a wrong
+        # update is orders of magnitude beyond it.
         ulp = torch.finfo(before[i].dtype).eps
-        slack = 4 * ulp * (before_n[i] + after_n[i]) + 1e-4 * rule_n[j] + 1e-30
+        slack = 4 * ulp * (2 * before_n[i] + delta_n[i]) + 1e-4 * delta_n[i] + 1e-30
         verdicts[i] = (error_n[j] <= slack, error_n[j])
+    rule = rule_of(optimizer)
     out = []
     for i, (name, delta) in enumerate(zip(names, deltas, strict=True)):
         follows, error = verdicts.get(i, (None, 0.0))
@@ -131,10 +136,10 @@ def capture_deltas(
                 delta=delta,
                 norm=delta_n[i],
                 weight_norm=before_n[i],
-                rule=rule_of(optimizer),
+                rule=rule,
                 follows_rule=follows,
                 worst_error=error,
-                state=copy_state(optimizer.state[i]),
+                state=copy_state(optimizer.state[i], copy),
             )
         )
     return out

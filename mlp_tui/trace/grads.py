@@ -12,6 +12,7 @@ from functools import cached_property
 
 import torch
 
+from mlp_tui.trace.snapshots import Copier, fresh_copy
 from mlp_tui.trace.stats import TensorStats, norms, stats_of
 
 
@@ -44,16 +45,18 @@ class GradCapture:
         return stats_of(self.contribution)
 
 
-def clone_grads(params: list[torch.Tensor]) -> list[torch.Tensor | None]:
+def clone_grads(params: list[torch.Tensor], copy: Copier = fresh_copy) -> list[torch.Tensor | None]:
     """Copies of ``.grad``; None for a non-leaf, whose ``.grad`` autograd never fills."""
-    return [p.grad.detach().clone() if p.is_leaf and p.grad is not None else None for p in params]
+    return [copy(p.grad) if p.is_leaf and p.grad is not None else None for p in params]
 
 
 def capture_grads(
-    named: list[tuple[str, torch.Tensor]], before: list[torch.Tensor | None]
+    named: list[tuple[str, torch.Tensor]],
+    before: list[torch.Tensor | None],
+    copy: Copier = fresh_copy,
 ) -> list[GradCapture]:
     """Compare each parameter's ``.grad`` now with a copy taken before ``backward()``."""
-    afters = clone_grads([p for _, p in named])
+    afters = clone_grads([p for _, p in named], copy)
     contributions = [
         None if a is None else (a if b is None else a - b)
         for a, b in zip(afters, before, strict=True)

@@ -12,8 +12,9 @@ read now, because ``backward()`` frees it.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import torch
@@ -49,7 +50,7 @@ _EXPRESSIONS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OpRecord:
     """One recorded operation: where it ran and what it made."""
 
@@ -71,81 +72,99 @@ def _spaced(text: str) -> bool:
     return False
 
 
+MAX_OPERAND = 14  # longer sub-expressions collapse to `·`
+
+
+@lru_cache(maxsize=4096)
+def _expression(op: str, operands: tuple[tuple[str, bool], ...]) -> str:
+    """An operation as text from its operands' texts (``(text, is_tensor)``). Every step
+    asks for the same few expressions again, so they are formatted once."""
+    template = _EXPRESSIONS.get(op)
+    texts = []
+    for i, (text, is_tensor) in enumerate(operands):
+        if is_tensor and len(text) > MAX_OPERAND:
+            text = "·"
+        elif is_tensor and _spaced(text) and template is not None and f"({{{i}}})" not in template:
+            text = f"({text})"  # a compound operand, unless a call already wraps it
+        texts.append(text)
+    if op == "pow" and texts[1:] == ["2"]:
+        return f"{texts[0]}²"
+    if template is None or template.count("{") > len(texts):
+        return f"{op}({', '.join(texts)})"
+    return template.format(*texts)
+
+
 class Recorder(TorchFunctionMode):
     """Records operations that build the autograd graph, tagged with the current stage.
 
     ``names`` maps ``id(tensor)`` to a name (``x``, ``W0``, ``h0``) so expressions read as
     the model's code does. An unnamed operand shows as the short expression that made it,
-    or as ``·``. Outputs are kept alive while recording so that no ``id`` is reused.
+    or as ``·``. While the model runs, an operation is only noted (its stage, its inputs,
+    its output and ``grad_fn``, all kept alive so that no ``id`` is reused); ``records``
+    turns the notes into text when the graph is captured, off the forward pass's path.
     """
-
-    MAX_OPERAND = 14  # longer sub-expressions collapse to `·`
 
     def __init__(self, names: dict[int, str]) -> None:
         super().__init__()
         self.names = dict(names)
         self.stage = ""
-        self.records: list[OpRecord] = []
         self.given: dict[int, str] = {}  # names given with name(), not made-up expressions
-        self._alive: list[torch.Tensor] = []
+        self._notes: list[tuple[str, Any, tuple, Any, Any]] = []  # stage, func, args, out, node
+        self._records: list[OpRecord] = []
+        self._read = 0  # notes already turned into records
 
     def name(self, tensor: torch.Tensor, label: str) -> None:
         """Give a tensor a name (``z0``, ``h0``, ``ŷ``): later expressions use it."""
         self.names[id(tensor)] = label
         self.given[id(tensor)] = label
 
-    def _operand(self, value: object, inside_call: bool) -> str:
-        """An operand as text; a compound one in parentheses unless a call already wraps it."""
-        if not isinstance(value, torch.Tensor):
-            return f"{value:g}" if isinstance(value, float) else str(value)
-        text = self.names.get(id(value), "·")
-        if len(text) > self.MAX_OPERAND:
-            return "·"
-        return f"({text})" if _spaced(text) and not inside_call else text
-
-    def _expression(self, name: str, args: tuple) -> str:
-        template = _EXPRESSIONS.get(name)
-        operands = [
-            self._operand(a, template is None or f"({{{i}}})" in template)
-            for i, a in enumerate(args)
-        ]
-        if name == "pow" and operands[1:] == ["2"]:
-            return f"{operands[0]}²"
-        if template is None or template.count("{") > len(operands):
-            return f"{name}({', '.join(operands)})"
-        return template.format(*operands)
-
     def adopt(self, tensor: torch.Tensor, name: str, expression: str) -> None:
         """Record a tensor made before recording began that carries a ``grad_fn``, such as
         a parameter built as an expression (not a leaf): its node then reads by name."""
         self.name(tensor, name)
-        self._alive.append(tensor)
-        self.records.append(
-            OpRecord("parameters", expression, tensor.detach(), id(tensor), tensor.grad_fn)
-        )
-
-    def _keep(self, tensor: torch.Tensor, expression: str) -> None:
-        self.names.setdefault(id(tensor), expression)
-        self._alive.append(tensor)
+        self._notes.append(("parameters", expression, (), tensor, tensor.grad_fn))
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        name = getattr(func, "__name__", str(func))
-        node = getattr(out, "grad_fn", None) if isinstance(out, torch.Tensor) else None
-        if node is not None:
-            expression = self._expression(name, args)
-            self._keep(out, expression)
-            data = tuple(
-                self.names.get(id(a), "·")
-                for a in args
-                if isinstance(a, torch.Tensor) and not a.requires_grad
-            )
-            self.records.append(OpRecord(self.stage, expression, out.detach(), id(out), node, data))
-        elif name == "detach" and isinstance(out, torch.Tensor) and id(args[0]) in self.names:
-            self._keep(out, self.names[id(args[0])])  # same values, same name
-        elif name in ("max", "min") and isinstance(out, tuple) and out:
-            self._keep(out[0], self._expression(name, args))  # .values: max(ŷ), not `·`
+        # grad_fn is read now: an in-place operation later would move it on.
+        self._notes.append((self.stage, func, args, out, getattr(out, "grad_fn", None)))
         return out
+
+    @property
+    def records(self) -> list[OpRecord]:
+        """The operations that made a ``grad_fn``, in the order they ran, as text."""
+        names = self.names
+        for stage, func, args, out, node in self._notes[self._read :]:
+            if isinstance(func, str):  # adopted: its expression is given
+                self._records.append(OpRecord(stage, func, out.detach(), id(out), node))
+                continue
+            op = getattr(func, "__name__", str(func))
+            if node is not None:
+                expression = _expression(op, self._operands(args))
+                names.setdefault(id(out), expression)
+                no_grad = tuple(
+                    names.get(id(a), "·")
+                    for a in args
+                    if isinstance(a, torch.Tensor) and not a.requires_grad
+                )
+                self._records.append(
+                    OpRecord(stage, expression, out.detach(), id(out), node, no_grad)
+                )
+            elif op == "detach" and isinstance(out, torch.Tensor) and id(args[0]) in names:
+                names.setdefault(id(out), names[id(args[0])])  # same values, same name
+            elif op in ("max", "min") and isinstance(out, tuple) and out:
+                # .values: max(ŷ), not `·`
+                names.setdefault(id(out[0]), _expression(op, self._operands(args)))
+        self._read = len(self._notes)
+        return self._records
+
+    def _operands(self, args: tuple) -> tuple[tuple[str, bool], ...]:
+        return tuple(
+            (self.names.get(id(a), "·"), True)
+            if isinstance(a, torch.Tensor)
+            else (f"{a:g}" if isinstance(a, float) else str(a), False)
+            for a in args
+        )
 
 
 @dataclass(frozen=True)
@@ -223,10 +242,14 @@ class Graph:
         bad = [n for n in self.nodes if n.grad_norm is not None and not math.isfinite(n.grad_norm)]
         return min(bad, key=lambda n: n.id, default=None)
 
-    def with_grads(self, grads: dict[int, torch.Tensor]) -> Graph:
-        """The same graph with the gradient that flowed through each node, from hooks."""
-        ids = sorted(grads)
-        grad_norms = dict(zip(ids, norms([grads[i] for i in ids]), strict=True))
+    def with_grads(
+        self, grads: dict[int, torch.Tensor], known_norms: dict[int, float] | None = None
+    ) -> Graph:
+        """The same graph with the gradient that flowed through each node (by node id);
+        norms not in ``known_norms`` are taken here, in one call."""
+        grad_norms = dict(known_norms or {})
+        missing = [i for i in grads if i not in grad_norms]
+        grad_norms.update(zip(missing, norms([grads[i] for i in missing]), strict=True))
         return Graph(
             tuple(
                 _evolve(n, grad=grads[n.id], grad_norm=grad_norms[n.id]) if n.id in grads else n
@@ -360,14 +383,17 @@ def capture_graph(
     return Graph(tuple(nodes)), [node for node, _, _ in walked]
 
 
-def attach_grad_hooks(live_nodes: list[Any]) -> dict[int, torch.Tensor]:
+def attach_grad_hooks(live_nodes: list[Any], skip: Collection[int] = ()) -> dict[int, torch.Tensor]:
     """Hook every node so that ``backward()`` leaves the gradient that flowed into each one.
 
     ``Node.register_hook`` sees ``grad_outputs``: the gradient with respect to the node's
-    output, the same figure a tensor hook on that output would see.
+    output, the same figure a tensor hook on that output would see. Nodes in ``skip`` get
+    no hook: a parameter's incoming gradient is its ``.grad`` contribution, captured anyway.
     """
     grads: dict[int, torch.Tensor] = {}
     for i, node in enumerate(live_nodes):
+        if i in skip:
+            continue
         # AccumulateGrad may adopt the incoming tensor as `.grad`, which a later backward
         # adds into in place: copy that one. Other nodes' incoming gradients are final.
         copy = type(node).__name__ == ACCUMULATE_GRAD

@@ -45,11 +45,11 @@ def norms(tensors: list[torch.Tensor]) -> list[float]:
     every element is finite: those few are taken again in float64."""
     if not tensors:
         return []
-    detached = [t.detach() for t in tensors]
-    values = torch.stack(torch._foreach_norm(detached)).tolist()
-    for i, value in enumerate(values):
-        if math.isinf(value) and bool(detached[i].isfinite().all()):
-            values[i] = torch.linalg.vector_norm(detached[i].double()).item()
+    with torch.no_grad():  # one switch for the whole list, not a detach() per tensor
+        values = torch.stack(torch._foreach_norm(tensors)).tolist()
+        for i, value in enumerate(values):
+            if math.isinf(value) and bool(tensors[i].isfinite().all()):
+                values[i] = torch.linalg.vector_norm(tensors[i].double()).item()
     return values
 
 
