@@ -21,6 +21,12 @@ Figures, each a ratio of a candidate to a baseline measured in the same process:
     Goal <= 1.3x.
 (c) ``Session.step()`` (all five phases fully captured, plus its report) / one bare scratch
     step. Goal <= 2.5x.
+(c0) the capture floor / one bare scratch step: the same step with only what any per-node
+    capture must pay: forward and loss under a ``TorchFunctionMode`` that just keeps each
+    output, a Python hook on every autograd node, the parameters copied before the update,
+    and one fused norm of every output, node gradient, ``.grad`` and update. No text, no
+    saved tensors, no rule check, no report, no checkpoint. Not a goal: it says how much
+    of (c) the mechanism itself costs on this machine.
 
 Timing: after a warm-up, baseline and candidate run in alternating blocks (R rounds, the
 order flipped every round so drift hits both alike); each block is k steps. The clock is the
@@ -66,6 +72,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
 from mlp_tui.scratch import (
     MLP,
@@ -193,6 +200,52 @@ def loop(model, loss_fn, optimizer, x: torch.Tensor, y: torch.Tensor) -> Callabl
     return steps
 
 
+class _KeepOutputs(TorchFunctionMode):
+    """The least a recorder can do: keep every output (and its ``grad_fn``), nothing else."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outputs: list[torch.Tensor] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if isinstance(out, torch.Tensor) and out.grad_fn is not None:
+            self.outputs.append(out)
+        return out
+
+
+def floor_loop(
+    model, loss_fn, optimizer, x: torch.Tensor, y: torch.Tensor
+) -> Callable[[int], None]:
+    """``steps(k)``: k training steps with only the unavoidable parts of a full capture."""
+    params = model.parameters()
+
+    def steps(k: int) -> None:
+        for _ in range(k):
+            optimizer.zero_grad()
+            with _KeepOutputs() as kept:
+                loss = loss_fn(model(x), y)
+            nodes, seen = [loss.grad_fn], {id(loss.grad_fn)}
+            for node in nodes:  # breadth-first, as capture_graph walks
+                for child, _ in node.next_functions:
+                    if child is not None and id(child) not in seen:
+                        seen.add(id(child))
+                        nodes.append(child)
+            flowed: list[torch.Tensor] = []
+            keep = flowed.append
+            for node in nodes:
+                node.register_hook(lambda grad_in, grad_out, keep=keep: keep(grad_out[0]))
+            loss.backward()
+            with torch.no_grad():
+                before = torch._foreach_mul(params, 1.0)
+                optimizer.step()
+                deltas = torch._foreach_sub(params, before)
+                tensors = [*kept.outputs, *flowed, *(p.grad for p in params), *deltas]
+                torch.stack(torch._foreach_norm(tensors)).tolist()
+
+    return steps
+
+
 def session_run(session: Session, stream: bool = False) -> Callable[[int], None]:
     """``stream``: with an ``on_step`` reader, so every step's norms are taken (as ``mlp-tui
     run --json`` does); without, a run measures only its loss (as the debugger's `c` does)."""
@@ -274,6 +327,7 @@ class Timing:
     b: Comparison  # run() vs scratch
     b_stream: Comparison  # run(on_step=...) vs scratch
     c: Comparison  # step() vs scratch
+    c_floor: Comparison  # the capture floor vs scratch
 
 
 def time_network(spec: Spec, mode: Mode) -> Timing:
@@ -313,7 +367,12 @@ def time_network(spec: Spec, mode: Mode) -> Timing:
     full_estimate = min(timed(stepper, 1)[0] for _ in range(3))
     kc = steps_for(mode.full_block_s, full_estimate, 3, 500)
     c = compare(bare, stepper, kc, mode.rounds)
-    return Timing(a, b, b_stream, c)
+    bare = loop(*make_scratch(spec), x, y)
+    floor = floor_loop(*make_scratch(spec), x, y)
+    bare(2)
+    floor(2)
+    c_floor = compare(bare, floor, kc, mode.rounds)
+    return Timing(a, b, b_stream, c, c_floor)
 
 
 # --------------------------------------------------------------------------- memory
@@ -422,7 +481,7 @@ def main() -> None:
         results.append((spec, t, m))
         print(
             f"[{time.perf_counter() - began:5.1f} s] {spec.name}: (a) {t.a.ratio:.2f}× "
-            f"(b) {t.b.ratio:.2f}× (c) {t.c.ratio:.2f}×",
+            f"(b) {t.b.ratio:.2f}× (c) {t.c.ratio:.2f}× (c0) {t.c_floor.ratio:.2f}×",
             file=sys.stderr,
             flush=True,
         )
@@ -432,15 +491,16 @@ def main() -> None:
     print()
     print(
         "| network | bare torch ms | bare scratch ms | (a) scratch/torch | (b) run/scratch "
-        "| (b′) run with on_step/scratch | (c) full step/bare | peak RSS MB | history MB |"
+        "| (b′) run with on_step/scratch | (c) full step/bare | (c₀) capture floor/bare "
+        "| peak RSS MB | history MB |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for spec, t, m in results:
         upper = "" if m["exact"] else "<="
         print(
             f"| {spec.name} | {t.a.base_ms:.3f} | {t.a.cand_ms:.3f} | {t.a.ratio:.2f}× "
             f"| {t.b.ratio:.2f}× | {t.b_stream.ratio:.2f}× | {t.c.ratio:.2f}× "
-            f"| {upper}{m['session_mb']:.1f} "
+            f"| {t.c_floor.ratio:.2f}× | {upper}{m['session_mb']:.1f} "
             f"| {m['history_mb']:.1f} |"
         )
     print()

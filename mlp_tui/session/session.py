@@ -306,7 +306,7 @@ class Session:
         return None
 
     def _run_phase(self, phase: Phase, full: bool) -> None:
-        getattr(self, f"_{phase}")(self._state, full)
+        _PHASE_RUNNERS[phase.index](self, self._state, full)
         self.done += 1
         if phase is Phase.STEP:  # what the next step's start compares with (see _touched)
             self._own_versions = self._versions()
@@ -318,12 +318,15 @@ class Session:
         pending = self._state.pending
         if not pending:
             return
-        values = torch.stack([value for _, value, _ in pending]).tolist()
+        if len(pending) == 1:  # the loss alone: what a plain run reads
+            values = [pending[0][1].item()]
+        else:
+            values = torch.stack([value for _, value, _ in pending]).tolist()
         for (key, _, source), value in zip(pending, values, strict=True):
             if math.isinf(value) and source is not None and bool(source.isfinite().all()):
                 value = norms([source.double()])[0]  # a float32 norm that overflowed
             self._metrics[key] = value
-        for name in self.names:
+        for name in self.names if self._norms_wanted else ():
             weight = self._metrics.pop(f"_weight_norm.{name}", None)
             if weight is not None:
                 delta = self._metrics[f"delta_norm.{name}"]
@@ -608,3 +611,7 @@ class Session:
             metrics=dict(self._metrics),
             stop=stop,
         )
+
+
+# The phases' own methods, in phase order: what _run_phase calls, looked up once.
+_PHASE_RUNNERS = tuple(getattr(Session, f"_{phase}") for phase in PHASES)

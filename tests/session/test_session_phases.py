@@ -142,3 +142,22 @@ def test_evaluate_measures_all_data_and_changes_nothing(problem, make_session, s
     # the batch generator was not touched: the two sessions go on identically
     for _ in range(3):
         identical(snap(a.step()), snap(b.step()))
+
+
+def test_reports_show_a_change_made_from_outside_between_phases(make_session):
+    """Reports share copies of unchanged tensors; an in-place edit from outside is not one."""
+    session = make_session()
+    session.step()
+    first = session.report()
+    assert session.report().parameters[0].value is first.parameters[0].value  # shared copy
+    w0 = session.params[0]
+    with torch.no_grad():
+        w0.mul_(2.0)  # a learner poking the live weights between phases
+        w0.grad.add_(1.0)
+    second = session.report()
+    assert torch.equal(second.parameters[0].value, w0.detach())
+    assert torch.equal(second.parameters[0].grad, w0.grad)
+    assert torch.equal(first.parameters[0].value * 2.0, second.parameters[0].value)
+    # and the next step's update is checked against the edited weights
+    report = session.step()
+    assert all(d.follows_rule for d in report.deltas)

@@ -398,6 +398,30 @@ def test_gradients_flowing_through_nodes_after_backward(problem, session_for):
     assert graph.first_nonfinite() is None
 
 
+def test_a_parameter_node_shows_what_this_backward_added_when_grads_accumulate(
+    problem, session_for
+):
+    """Without zero_grad, .grad holds two backward()s; the leaf node shows this one's share."""
+    model, x, y = problem()
+    session = session_for(model, x, y, zero_grad=False)
+    session.step()
+    for _ in range(4):
+        report = session.next_phase()
+    assert report.phase == "backward"
+    contributions = {g.name: g for g in report.grads}
+    for leaf in report.graph.leaves():
+        g = contributions[leaf.leaf]
+        assert g.accumulated
+        assert torch.equal(leaf.grad, g.contribution)
+        assert leaf.grad_norm == g.contribution_norm
+    # and that share is the gradient of this step's loss alone
+    w0 = report.parameters[0]
+    expected = torch.autograd.grad(mse_loss(model(x), y), model.parameters()[0])[0]
+    before = contributions["W0"].before
+    torch.testing.assert_close(_leaf_node(report.graph, "W0").grad, expected)
+    torch.testing.assert_close(w0.grad, before + expected)
+
+
 def test_graph_in_a_report_is_frozen_data(problem, session_for):
     """A report is plain data: stepping on (which updates W in place) must not change the
     values shown by a report taken earlier, and its leaves agree with their own stats."""
