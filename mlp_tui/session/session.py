@@ -375,25 +375,21 @@ class Session:
 
     def _forward(self, s: _StepState, full: bool) -> None:
         s.x, s.y = self._next_batch()
-        if not full and not self._needs_activations:  # nobody reads the layers' outputs
-            h = s.x
-            for layer in self.model.layers:
-                h = layer(h)
-            s.pred = h  # (batch, output_dim)
-            return
         if full:
             s.recorder = Recorder(self._leaf_names() | {id(s.x): "x", id(s.y): "y"})
             for name, p in self.named:
                 if not p.is_leaf:  # the classic mistake: show where this "parameter" came from
                     s.recorder.adopt(p, name, "made before training, not a leaf")
         recorder = s.recorder if full else None
+        watched = full or self._needs_activations  # else nobody reads the layers' outputs
         h, k = s.x, 0
         with recorder or nullcontext():
             for layer in self.model.layers:
-                kind = type(layer).__name__
                 if recorder:
-                    recorder.stage = f"{kind} {k}"
+                    recorder.stage = f"{type(layer).__name__} {k}"
                 h = layer(h)
+                if not watched:
+                    continue
                 if isinstance(layer, Linear):
                     name = f"z{k}"
                 else:

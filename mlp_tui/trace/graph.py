@@ -122,7 +122,8 @@ class Recorder(TorchFunctionMode):
         """Record a tensor made before recording began that carries a ``grad_fn``, such as
         a parameter built as an expression (not a leaf): its node then reads by name."""
         self.name(tensor, name)
-        self._notes.append(("parameters", expression, (), tensor, tensor.grad_fn))
+        record = OpRecord("parameters", expression, tensor.detach(), id(tensor), tensor.grad_fn)
+        self.records.append(record)  # after the operations noted so far, in order
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
@@ -135,9 +136,6 @@ class Recorder(TorchFunctionMode):
         """The operations that made a ``grad_fn``, in the order they ran, as text."""
         names = self.names
         for stage, func, args, out, node in self._notes[self._read :]:
-            if isinstance(func, str):  # adopted: its expression is given
-                self._records.append(OpRecord(stage, func, out.detach(), id(out), node))
-                continue
             op = getattr(func, "__name__", str(func))
             if node is not None:
                 expression = _expression(op, self._operands(args))
