@@ -1,49 +1,12 @@
-"""Seeded problems for the session tests: the same arguments always give identical tensors,
-so a session and an independent training loop (or a second session) can start equal."""
+"""Sessions over the seeded ``problem`` (tests/conftest.py), and exact comparison of reports."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from mlp_tui.scratch import MLP, SGD, Tanh, mse_loss
+from mlp_tui.scratch import SGD, mse_loss
 from mlp_tui.session.session import Session
-
-
-def _problem(*, model_seed, in_dim, hidden, out_dim, activation, init, n):
-    torch.manual_seed(model_seed)
-    model = MLP(in_dim, list(hidden), out_dim, activation, init)
-    g = torch.Generator().manual_seed(4321)
-    x = torch.randn(n, in_dim, generator=g)  # (n, in)
-    y = (torch.sin(2 * x).sum(dim=1, keepdim=True) + 0.5).repeat(1, out_dim)  # (n, out)
-    return model, x, y
-
-
-@pytest.fixture
-def problem():
-    """``problem(**kw) -> (model, x, y)``: a scratch MLP (zero biases, as built) and data."""
-
-    def make(
-        *,
-        model_seed: int = 0,
-        in_dim: int = 2,
-        hidden: tuple[int, ...] = (4,),
-        out_dim: int = 1,
-        activation=Tanh,
-        init: str = "xavier",
-        n: int = 16,
-    ):
-        return _problem(
-            model_seed=model_seed,
-            in_dim=in_dim,
-            hidden=hidden,
-            out_dim=out_dim,
-            activation=activation,
-            init=init,
-            n=n,
-        )
-
-    return make
 
 
 @pytest.fixture

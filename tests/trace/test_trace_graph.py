@@ -12,7 +12,7 @@ import torch
 from mlp_tui.scratch import mse_loss
 from mlp_tui.trace.graph import ACCUMULATE_GRAD, to_dot, to_text
 
-N = 8  # samples in the problem fixture's default batch
+N = 16  # samples in the problem fixture's default batch
 
 
 # --------------------------------------------------------------------------- the oracle
