@@ -11,12 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
 from typing import TextIO
 
 EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGPIPE
 SUBCOMMANDS = ("run", "graph", "check", "list", "new")
 
 
@@ -60,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as err:
         print(f"mlp-tui: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (`mlp-tui run xor --json | head`): stop quietly, as a Unix
+        # tool killed by SIGPIPE does. Output now goes nowhere, so that the interpreter's
+        # last flush of stdout does not fail again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def _open_debugger(scenario: str | None) -> int:

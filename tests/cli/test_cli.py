@@ -301,3 +301,21 @@ def test_new_refuses_to_overwrite(ran, work):
     line = one_error_line(ran["new_again"])
     assert line == "mlp-tui: starter.toml: already exists"
     assert (work / "starter.toml").read_text(encoding="utf-8").startswith("# starter:")
+
+
+def test_run_json_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    """`mlp-tui run xor --json | head -1`: no traceback when the reader closes the pipe."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlp_tui", "run", "xor", "--steps", "100000", "--json"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    first = json.loads(process.stdout.readline())
+    assert first["step"] == 1
+    process.stdout.close()  # what `head -1` does once it has its line
+    _, stderr = process.communicate(timeout=180)
+    assert process.returncode == 141  # 128 + SIGPIPE, as for any Unix tool
+    assert stderr == ""
