@@ -12,13 +12,16 @@ import argparse
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 EXIT_BAD_INPUT = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGPIPE
+EXIT_INTERRUPTED = 128 + 2  # ... and for one stopped by Ctrl-C (SIGINT)
 SUBCOMMANDS = ("run", "graph", "check", "list", "new")
 
 
@@ -49,7 +52,21 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
         return _open_debugger(argv[0] if argv else None)
     args = _parser().parse_args(argv)
-    from mlp_tui.scenarios import ScenarioError
+    try:
+        return _command(args)
+    except KeyboardInterrupt:  # Ctrl-C before a run could take it (while torch loads)
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`mlp-tui run xor --json | head`): stop quietly, as a Unix
+        # tool killed by SIGPIPE does. Output now goes nowhere, so that the interpreter's
+        # last flush of stdout does not fail again on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+
+
+def _command(args: argparse.Namespace) -> int:
+    from mlp_tui.scenarios import ScenarioError  # after the arguments: it loads torch
 
     try:
         return {
@@ -62,12 +79,6 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as err:
         print(f"mlp-tui: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except BrokenPipeError:
-        # The reader went away (`mlp-tui run xor --json | head`): stop quietly, as a Unix
-        # tool killed by SIGPIPE does. Output now goes nowhere, so that the interpreter's
-        # last flush of stdout does not fail again on the closed pipe.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
 
 
 def _open_debugger(scenario: str | None) -> int:
@@ -104,23 +115,29 @@ def _run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     stops = []
-    while session.step_no < steps:
-        report = session.run(steps - session.step_no, on_step=on_step, replay=False)
-        if report.stop is None:
-            break
-        stops.append(
-            {
-                "step": report.step,
-                "phase": str(report.phase),
-                "reason": report.stop.reason,
-                "note": report.stop.message,
-            }
-        )
-        if report.stop.reason == "nonfinite":
-            break
-        if report.phase is not None and session.done < 5:
-            session.step()  # finish the step the breakpoint interrupted
-            on_step(session.step_metrics())
+    with _InterruptAtStepEnd() as interrupt:
+        while session.step_no < steps and not interrupt.requested:
+            report = session.run(
+                steps - session.step_no,
+                on_step=on_step,
+                should_stop=lambda: interrupt.requested,
+                replay=False,
+            )
+            if report.stop is None:
+                continue
+            stops.append(
+                {
+                    "step": report.step,
+                    "phase": str(report.phase),
+                    "reason": report.stop.reason,
+                    "note": report.stop.message,
+                }
+            )
+            if report.stop.reason == "nonfinite":
+                break
+            if report.phase is not None and session.done < 5:
+                session.step()  # finish the step the breakpoint interrupted
+                on_step(session.step_metrics())
     elapsed = time.perf_counter() - started
     if progress:
         progress.close()
@@ -130,9 +147,12 @@ def _run(args: argparse.Namespace) -> int:
         summary["accuracy"] = accuracy
     if stops:
         summary["stops"] = stops
+    if interrupt.requested:
+        summary["interrupted"] = True
+    status = EXIT_INTERRUPTED if interrupt.requested else 0
     if args.json:
         out.write(json.dumps(summary) + "\n")
-        return 0
+        return status
     print(
         f"{built.spec.title}: {session.step_no} steps in {elapsed:.2f} s ({session.step_no / max(elapsed, 1e-9):,.0f} steps/s)"
     )
@@ -142,13 +162,37 @@ def _run(args: argparse.Namespace) -> int:
     )
     for stop in stops:
         print(f"  step {stop['step']} ({stop['reason']}): {stop['note']}")
+    if interrupt.requested:
+        print(f"  interrupted (Ctrl-C) after step {session.step_no} of {steps}")
     if not math.isfinite(loss):
         print(
             "  training diverged: open it in the debugger to see where (mlp-tui "
             + args.scenario
             + ")"
         )
-    return 0
+    return status
+
+
+class _InterruptAtStepEnd:
+    """Ctrl-C during a headless run asks it to stop at the end of the step in flight, so
+    the summary is still printed; a second Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = signal.default_int_handler
+
+    def __enter__(self) -> _InterruptAtStepEnd:
+        if threading.current_thread() is threading.main_thread():  # signals go to it only
+            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        return self
+
+    def _on_interrupt(self, signum: int, frame: object) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous)
+
+    def __exit__(self, *exc: object) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._previous)
 
 
 def _json_number(value: float) -> float | None:

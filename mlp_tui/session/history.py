@@ -9,7 +9,7 @@ because the same operations on the same data give the same bits.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -17,9 +17,18 @@ from mlp_tui.trace.deltas import copy_state
 from mlp_tui.trace.grads import clone_grads
 from mlp_tui.trace.snapshots import Copier, fresh_copy
 
+# What keeping a checkpoint costs beyond its numbers, measured here (CPython 3.11, torch
+# 2.13): a small tensor takes about 450 bytes of bookkeeping (its Python object, TensorImpl,
+# storage and allocator rounding), a checkpoint's own tuples and dicts about 1 KiB. A long
+# run of a tiny network keeps tens of thousands of checkpoints, where these dominate.
+TENSOR_OVERHEAD = 512
+CHECKPOINT_OVERHEAD = 1024
+
 
 def _nbytes(value: object) -> int:
-    return value.numel() * value.element_size() if isinstance(value, torch.Tensor) else 0
+    if not isinstance(value, torch.Tensor):
+        return 0
+    return value.numel() * value.element_size() + TENSOR_OVERHEAD
 
 
 @dataclass(frozen=True)
@@ -33,11 +42,24 @@ class Checkpoint:
     zero_grad: bool
     lr: float
 
-    @property
-    def nbytes(self) -> int:
+    def nbytes(self, besides: Checkpoint | None = None) -> int:
+        """Resident bytes, not counting tensors it shares with ``besides``."""
         tensors = [*self.params, *self.grads, self.torch_rng, self.batch_rng]
         tensors += [v for state in self.optimizer_state for v in state.values()]
-        return sum(_nbytes(t) for t in tensors)
+        shared = set() if besides is None else {id(besides.torch_rng), id(besides.batch_rng)}
+        return CHECKPOINT_OVERHEAD + sum(_nbytes(t) for t in tensors if id(t) not in shared)
+
+    def sharing_rng_states(self, previous: Checkpoint) -> Checkpoint:
+        """This checkpoint, holding ``previous``'s RNG states where they are the same: 10 KB
+        each, and in a full-batch run they never change."""
+        same = [
+            old if torch.equal(new, old) else new
+            for new, old in (
+                (self.torch_rng, previous.torch_rng),
+                (self.batch_rng, previous.batch_rng),
+            )
+        ]
+        return replace(self, torch_rng=same[0], batch_rng=same[1])
 
     @staticmethod
     def take(
@@ -81,15 +103,25 @@ class History:
     def __init__(self, budget_bytes: int) -> None:
         self.budget_bytes = budget_bytes
         self._by_step: OrderedDict[int, Checkpoint] = OrderedDict()
+        self._cost: dict[int, int] = {}  # step -> the bytes its checkpoint added
         self.nbytes = 0
 
     def add(self, checkpoint: Checkpoint) -> None:
         self.truncate_after(checkpoint.step - 1)
+        newest = self._by_step[next(reversed(self._by_step))] if self._by_step else None
+        if newest is not None:
+            checkpoint = checkpoint.sharing_rng_states(newest)
         self._by_step[checkpoint.step] = checkpoint  # steps only grow: stays in order
-        self.nbytes += checkpoint.nbytes
+        self._cost[checkpoint.step] = checkpoint.nbytes(besides=newest)
+        self.nbytes += self._cost[checkpoint.step]
         while self.nbytes > self.budget_bytes and len(self._by_step) > 1:
-            _, dropped = self._by_step.popitem(last=False)
-            self.nbytes -= dropped.nbytes
+            self._drop(next(iter(self._by_step)))
+
+    def _drop(self, step: int) -> None:
+        # A state shared with a newer checkpoint outlives this one, uncounted: at most the
+        # two RNG states, 10 KB in all.
+        del self._by_step[step]
+        self.nbytes -= self._cost.pop(step)
 
     def get(self, step: int) -> Checkpoint | None:
         return self._by_step.get(step)
@@ -104,7 +136,7 @@ class History:
     def truncate_after(self, step: int) -> None:
         """Forget the future beyond ``step``: stepping again will write it anew."""
         while self._by_step and next(reversed(self._by_step)) > step:  # newest first: O(dropped)
-            self.nbytes -= self._by_step.popitem(last=True)[1].nbytes
+            self._drop(next(reversed(self._by_step)))
 
     @property
     def oldest_step(self) -> int | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -319,3 +320,25 @@ def test_run_json_into_a_reader_that_stops_early_ends_quietly(tmp_path):
     _, stderr = process.communicate(timeout=180)
     assert process.returncode == 141  # 128 + SIGPIPE, as for any Unix tool
     assert stderr == ""
+
+
+def test_ctrl_c_stops_a_run_at_a_step_end_and_still_prints_the_summary(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlp_tui", "run", "xor", "--steps", "10000000", "--json"],
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for _ in range(50):  # well into training: the interrupt handler is in place
+        process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    rest, stderr = process.communicate(timeout=180)
+    lines = [json.loads(line) for line in rest.splitlines()]
+    summary = lines[-1]
+    assert process.returncode == 130  # 128 + SIGINT
+    assert stderr == ""
+    assert summary["summary"] and summary["interrupted"]
+    assert 50 <= summary["steps"] < 10_000_000
+    assert lines[-2]["step"] == summary["steps"]  # the step in flight was finished, not cut

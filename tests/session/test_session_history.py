@@ -113,3 +113,41 @@ def test_history_forgets_the_future_on_back(make_session):
     assert session.report().step == 3
     assert len(session.history) == 3
     assert session.history.nbytes < full
+
+
+def test_checkpoints_share_rng_states_that_did_not_change(make_session):
+    """Full batch: neither RNG moves during training, so one copy of each serves them all."""
+    session = make_session()  # batch_size 0: the whole data every step
+    for _ in range(3):
+        session.step()
+    kept = [session.history.get(step) for step in (1, 2, 3)]
+    assert kept[0].torch_rng is kept[1].torch_rng is kept[2].torch_rng
+    assert kept[0].batch_rng is kept[1].batch_rng is kept[2].batch_rng
+
+
+def test_minibatch_checkpoints_keep_each_batch_rng_state(make_session, snap, identical):
+    session = make_session(batch_size=4, seed=3)
+    ends = [snap(session.step()) for _ in range(3)]
+    kept = [session.history.get(step) for step in (1, 2, 3)]
+    assert not torch.equal(kept[1].batch_rng, kept[2].batch_rng)
+    assert kept[1].batch_rng is not kept[2].batch_rng
+    for _ in range(5):
+        report = session.back()  # to the end of step 2: replays step 2 from its checkpoint
+    identical(snap(report), ends[1])
+
+
+def test_the_budget_counts_what_a_checkpoint_really_holds(make_session):
+    """Element bytes alone undercount a small net by far: each tensor's bookkeeping counts."""
+    session = make_session(optimizer=Adam, opt={"lr": 1e-2})  # full batch: RNG states shared
+    for _ in range(4):
+        session.step()
+    checkpoint = session.history.get(4)
+    tensors = [*checkpoint.params, *checkpoint.grads]
+    tensors += [v for state in checkpoint.optimizer_state for v in state.values()]
+    tensors = [t for t in tensors if isinstance(t, torch.Tensor)]
+    data = sum(t.numel() * t.element_size() for t in tensors)
+    added = session.history.nbytes
+    session.step()
+    added = session.history.nbytes - added  # step 5's checkpoint, the same tensors
+    assert added >= data + len(tensors) * 400
+    assert added <= data + len(tensors) * 1024 + 2048
