@@ -425,6 +425,50 @@ def memory_child(name: str, steps: int) -> dict:
     }
 
 
+BUDGET_TEST_MB = 8  # small, so that a long run fills it in seconds
+
+
+def budget_child(name: str) -> dict:
+    """Runs in a fresh process: does resident memory follow the history's byte budget? A
+    long run keeps filling the history; once full, old checkpoints go. Peak RSS growth over
+    the run, against the budget, says how true the history's byte count is."""
+    torch.set_num_threads(1)
+    spec = BY_NAME[name]
+    x, y = make_data(spec)
+    model, loss_fn, optimizer = make_scratch(spec)
+    session = Session(
+        model, loss_fn, optimizer, x, y, seed=SEED, history_bytes=BUDGET_TEST_MB * 2**20
+    )
+    session.run(50, replay=False)  # allocator arenas, kernels: what any run pays
+    gc.collect()
+    exact = reset_peak()
+    start = proc_status()["VmRSS"]
+    steps = 0
+    while session.history.nbytes < 0.9 * session.history.budget_bytes or steps < 40_000:
+        session.run(2000, replay=False)  # a light run: a checkpoint every 8 steps
+        steps += 2000
+    session.run(steps, replay=False)  # as long again at the budget: the oldest go
+    losses_mb = len(session.losses) * 32 / 2**20  # a float and its list slot
+    return {
+        "exact": exact,
+        "steps": session.step_no,
+        "checkpoints": len(session.history),
+        "history_mb": session.history.nbytes / 2**20,
+        "rss_mb": (proc_status()["VmHWM"] - start) / 1024,
+        "losses_mb": losses_mb,
+    }
+
+
+def measure_budget(spec: Spec) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, "--budget-child", spec.name],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def measure_memory(spec: Spec, steps: int) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--memory-child", spec.name, "--steps", str(steps)],
@@ -458,10 +502,14 @@ def main() -> None:
         "--quick", action="store_true", help="fewer, shorter rounds (~30 s instead of ~90 s)"
     )
     parser.add_argument("--memory-child", metavar="NETWORK", help=argparse.SUPPRESS)
+    parser.add_argument("--budget-child", metavar="NETWORK", help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=FULL.memory_steps, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child, args.steps)))
+        return
+    if args.budget_child:
+        print(json.dumps(budget_child(args.budget_child)))
         return
 
     torch.set_num_threads(1)
@@ -559,6 +607,16 @@ def main() -> None:
         f"the Session was built, over run({mode.memory_steps}) plus one step(), after the same "
         f"number of bare steps had run in that process (their own peak growth: {bare}). "
         f"History budget {budget:.0f} MiB (the default); checkpoints kept: {kept}."
+    )
+    print()
+    long = measure_budget(BY_NAME["tiny"])
+    upper = "" if long["exact"] else "<="
+    print(
+        f"Budget: a long light run of the tiny network with a {BUDGET_TEST_MB} MiB history, "
+        f"{long['steps']:,} steps, half of them after the history was full: "
+        f"{long['checkpoints']:,} checkpoints kept, {long['history_mb']:.1f} MiB counted; "
+        f"peak RSS growth {upper}{long['rss_mb']:.1f} MB, of which the loss curve is "
+        f"{long['losses_mb']:.1f} MB ({long['rss_mb'] / BUDGET_TEST_MB:.2f}× the budget)."
     )
     print(
         f"Clock: process CPU time; rounds: {mode.rounds}, alternating order; "

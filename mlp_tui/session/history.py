@@ -19,9 +19,11 @@ from mlp_tui.trace.snapshots import Copier, fresh_copy
 
 # What keeping a checkpoint costs beyond its numbers, measured here (CPython 3.11, torch
 # 2.13): a small tensor takes about 450 bytes of bookkeeping (its Python object, TensorImpl,
-# storage and allocator rounding), a checkpoint's own tuples and dicts about 1 KiB. A long
-# run of a tiny network keeps tens of thousands of checkpoints, where these dominate.
-TENSOR_OVERHEAD = 512
+# storage and allocator rounding), and about twice that in a long run, where the kept
+# copies sit among freed temporaries (`bench/bench_engine.py` prints the budget check); a
+# checkpoint's own tuples and dicts take about 1 KiB. A long run of a tiny network keeps
+# tens of thousands of checkpoints, where these dominate.
+TENSOR_OVERHEAD = 1024
 CHECKPOINT_OVERHEAD = 1024
 
 
