@@ -52,8 +52,8 @@ class Checkpoint:
         return CHECKPOINT_OVERHEAD + sum(_nbytes(t) for t in tensors if id(t) not in shared)
 
     def sharing_rng_states(self, previous: Checkpoint) -> Checkpoint:
-        """This checkpoint, holding ``previous``'s RNG states where they are the same: 10 KB
-        each, and in a full-batch run they never change."""
+        """This checkpoint, holding ``previous``'s RNG states where they are the same: 5 KB
+        each, and in a full-batch run neither ever changes."""
         same = [
             old if torch.equal(new, old) else new
             for new, old in (
