@@ -153,20 +153,8 @@ class DeltaPane(ParameterPane):
     The learning rate and the loud ✗ line stay pinned above the scrolling list.
     """
 
-    DEFAULT_CSS = """
-    DeltaPane {
-        border: round $primary-darken-1;
-        height: 1fr;
-        width: 1fr;
-    }
-    DeltaPane:focus-within {
-        border: round $primary;
-    }
-    DeltaPane > #delta-summary {
-        padding: 0 1;
-    }
-    """ + PARAMETER_CSS.format(pane="DeltaPane")
-
+    DEFAULT_CSS = PARAMETER_CSS.format(pane="DeltaPane")
+    BORDER_TITLE = "Δ"
     TOP_ID = "delta-summary"
     BODY_ID = "delta-body"
 
@@ -174,7 +162,6 @@ class DeltaPane(ParameterPane):
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.border_title = "Δ"
         self._top.update(WAITING)
         self._body.visible = False  # until a step has run
 

@@ -121,20 +121,8 @@ class GradPane(ParameterPane):
     out of sight.
     """
 
-    DEFAULT_CSS = """
-    GradPane {
-        border: round $primary-darken-1;
-        height: 1fr;
-        width: 1fr;
-    }
-    GradPane:focus-within {
-        border: round $primary;
-    }
-    GradPane > #grad-warnings {
-        padding: 0 1;
-    }
-    """ + PARAMETER_CSS.format(pane="GradPane")
-
+    DEFAULT_CSS = PARAMETER_CSS.format(pane="GradPane")
+    BORDER_TITLE = ".grad"
     TOP_ID = "grad-warnings"
     BODY_ID = "grad-body"
 
@@ -142,7 +130,6 @@ class GradPane(ParameterPane):
         self, *, name: str | None = None, id: str | None = None, classes: str | None = None
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.border_title = ".grad"
         self._top.display = False  # shown only when there is a warning
 
     def draw(self, report: Report) -> None:

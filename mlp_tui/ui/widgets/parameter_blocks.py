@@ -23,6 +23,17 @@ NAME = "bold"
 DIM = "dim"
 
 PARAMETER_CSS = """
+    {pane} {{
+        border: round $primary-darken-1;
+        height: 1fr;
+        width: 1fr;
+    }}
+    {pane}:focus-within {{
+        border: round $primary;
+    }}
+    {pane} > .pane-top {{
+        padding: 0 1;
+    }}
     {pane} > .pane-body {{
         height: 1fr;
         padding: 0 0 0 1;
@@ -41,7 +52,7 @@ PARAMETER_CSS = """
         width: 1fr;
     }}
 """
-"""Layout of the per-parameter blocks both the .grad and the Δ pane use."""
+"""The layout both the .grad and the Δ pane use: the pane, its pinned line, its blocks."""
 
 
 def heatmap_rows(height: int) -> int:
