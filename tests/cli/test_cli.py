@@ -304,16 +304,21 @@ def test_new_refuses_to_overwrite(ran, work):
     assert (work / "starter.toml").read_text(encoding="utf-8").startswith("# starter:")
 
 
-def test_run_json_into_a_reader_that_stops_early_ends_quietly(tmp_path):
-    """`mlp-tui run xor --json | head -1`: no traceback when the reader closes the pipe."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlp_tui", "run", "xor", "--steps", "100000", "--json"],
-        cwd=tmp_path,
+def streaming_run(steps: int, cwd: Path) -> subprocess.Popen:
+    """``mlp-tui run xor --json`` still running, its JSON Lines read as they come."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "mlp_tui", "run", "xor", "--steps", str(steps), "--json"],
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_run_json_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    """`mlp-tui run xor --json | head -1`: no traceback when the reader closes the pipe."""
+    process = streaming_run(100_000, tmp_path)
     first = json.loads(process.stdout.readline())
     assert first["step"] == 1
     process.stdout.close()  # what `head -1` does once it has its line
@@ -323,14 +328,7 @@ def test_run_json_into_a_reader_that_stops_early_ends_quietly(tmp_path):
 
 
 def test_ctrl_c_stops_a_run_at_a_step_end_and_still_prints_the_summary(tmp_path):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlp_tui", "run", "xor", "--steps", "10000000", "--json"],
-        cwd=tmp_path,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = streaming_run(10_000_000, tmp_path)
     for _ in range(50):  # well into training: the interrupt handler is in place
         process.stdout.readline()
     process.send_signal(signal.SIGINT)
