@@ -84,6 +84,7 @@ from mlp_tui.scratch import (
     cross_entropy,
 )
 from mlp_tui.session.session import Session
+from mlp_tui.trace.graph import walk
 
 SEED = 0
 GOALS = {"a": 1.5, "b": 1.3, "c": 2.5}
@@ -225,15 +226,9 @@ def floor_loop(
             optimizer.zero_grad()
             with _KeepOutputs() as kept:
                 loss = loss_fn(model(x), y)
-            nodes, seen = [loss.grad_fn], {id(loss.grad_fn)}
-            for node in nodes:  # breadth-first, as capture_graph walks
-                for child, _ in node.next_functions:
-                    if child is not None and id(child) not in seen:
-                        seen.add(id(child))
-                        nodes.append(child)
             flowed: list[torch.Tensor] = []
             keep = flowed.append
-            for node in nodes:
+            for node, _, _ in walk(loss.grad_fn):  # the session's own walk
                 node.register_hook(lambda grad_in, grad_out, keep=keep: keep(grad_out[0]))
             loss.backward()
             with torch.no_grad():
