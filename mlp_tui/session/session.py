@@ -107,6 +107,7 @@ class Session:
         self.params = [p for _, p in self.named]
         self.names = [name for name, _ in self.named]
         self._param_names = set(self.names)
+        self._names_by_id = {id(p): n for n, p in self.named}  # restores write in place: ids hold
         self.history = History(history_bytes)
         self.step_no = 0  # the step the last phase belonged to
         self.done = len(PHASES)  # phases completed in that step
@@ -376,7 +377,7 @@ class Session:
     def _forward(self, s: _StepState, full: bool) -> None:
         s.x, s.y = self._next_batch()
         if full:
-            s.recorder = Recorder(self._leaf_names() | {id(s.x): "x", id(s.y): "y"})
+            s.recorder = Recorder(self._names_by_id | {id(s.x): "x", id(s.y): "y"})
             for name, p in self.named:
                 if not p.is_leaf:  # the classic mistake: show where this "parameter" came from
                     s.recorder.adopt(p, name, "made before training, not a leaf")
@@ -418,9 +419,6 @@ class Session:
             for view in s.activation_views:  # a breakpoint watches them: due now
                 self._metrics[f"dead_fraction.{view.name}"] = view.dead_fraction
 
-    def _leaf_names(self) -> dict[int, str]:
-        return {id(p): n for n, p in self.named}
-
     def _storage_names(self, s: _StepState) -> dict[int, str]:
         names = {p.data_ptr(): n for n, p in self.named}
         names[s.x.data_ptr()] = "x"
@@ -446,7 +444,7 @@ class Session:
         if full and s.recorder:
             s.recorder.name(s.loss, "loss")
             s.graph, live_nodes = capture_graph(
-                s.loss, s.recorder, self._leaf_names(), self._storage_names(s)
+                s.loss, s.recorder, self._names_by_id, self._storage_names(s)
             )
             # A parameter's incoming gradient is its .grad contribution (see _backward).
             params = {n.id for n in s.graph.nodes if n.is_leaf and n.leaf in self._param_names}
@@ -583,7 +581,7 @@ class Session:
             # After forward the graph is the prediction's. Taken only when shown: a whole
             # step() goes straight on to the loss, which captures the complete graph.
             s.graph, _ = capture_graph(
-                s.pred, s.recorder, self._leaf_names(), self._storage_names(s)
+                s.pred, s.recorder, self._names_by_id, self._storage_names(s)
             )
         loss = self._metrics.get("loss") if self.done > Phase.LOSS.index else None
         found = [
