@@ -87,10 +87,15 @@ def _open_debugger(scenario: str | None) -> int:
     return run_app(scenario)
 
 
+MAX_STOPS_LISTED = 100
+"""A run's summary lists this many stops, and counts the rest."""
+
+
 def _run(args: argparse.Namespace) -> int:
     import torch
 
     from mlp_tui.scenarios import open_scenario
+    from mlp_tui.ui.format import percent
 
     torch.set_num_threads(1)
     built = open_scenario(args.scenario)
@@ -99,14 +104,17 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     steps = args.steps or built.spec.training.steps
     session = built.session
+    session.end_step = steps
     out: TextIO = sys.stdout
     progress = _Progress(steps, built.spec.title) if not args.json and out.isatty() else None
 
     def on_step(m) -> None:
+        """One record per completed step, whatever stopped on the way."""
         if args.json:
             record = {"step": m.step, "loss": _json_number(m.loss)}
             if m.accuracy is not None:
-                record["accuracy"] = m.accuracy
+                record["accuracy"] = float(m.accuracy)
+                record["correct"] = m.accuracy.correct
             record["grad_norm"] = {k: _json_number(v) for k, v in m.grad_norm.items()}
             record["delta_norm"] = {k: _json_number(v) for k, v in m.delta_norm.items()}
             out.write(json.dumps(record) + "\n")
@@ -114,57 +122,66 @@ def _run(args: argparse.Namespace) -> int:
             progress.update(m.step, m.loss)
 
     started = time.perf_counter()
-    stops = []
+    stops: list[dict] = []
+    stopped = 0
+    diverged = False
     with _InterruptAtStepEnd() as interrupt:
-        while session.step_no < steps and not interrupt.requested:
+        while session.completed_steps < steps and not interrupt.requested:
             report = session.run(
-                steps - session.step_no,
+                steps - session.completed_steps,
                 on_step=on_step,
                 should_stop=lambda: interrupt.requested,
                 replay=False,
             )
-            if report.stop is None:
+            stop = report.stop
+            if stop is None or stop.reason == "end":
                 continue
-            stops.append(
-                {
-                    "step": report.step,
-                    "phase": str(report.phase),
-                    "reason": report.stop.reason,
-                    "note": report.stop.message,
-                }
-            )
-            if report.stop.reason == "nonfinite":
+            stopped += 1
+            if len(stops) < MAX_STOPS_LISTED:
+                stops.append(
+                    {
+                        "step": report.step,
+                        "phase": str(report.phase),
+                        "reason": stop.reason,
+                        "note": stop.message,
+                    }
+                )
+            if stop.reason == "nonfinite":
+                diverged = True
                 break
-            if report.phase is not None and session.done < 5:
-                session.step()  # finish the step the breakpoint interrupted
-                on_step(session.step_metrics())
     elapsed = time.perf_counter() - started
     if progress:
         progress.close()
+    completed = session.completed_steps
     loss, accuracy = session.evaluate()
-    summary = {"summary": True, "steps": session.step_no, "final_loss": _json_number(loss)}
+    summary: dict[str, Any] = {"summary": True, "steps": completed}
+    summary["final_loss"] = _json_number(loss)
     if accuracy is not None:
-        summary["accuracy"] = accuracy
+        summary["accuracy"] = float(accuracy)
+        summary["correct"] = accuracy.correct
     if stops:
         summary["stops"] = stops
+    if stopped > len(stops):
+        summary["stops_not_listed"] = stopped - len(stops)
     if interrupt.requested:
         summary["interrupted"] = True
     status = EXIT_INTERRUPTED if interrupt.requested else 0
     if args.json:
         out.write(json.dumps(summary) + "\n")
         return status
-    print(
-        f"{built.spec.title}: {session.step_no} steps in {elapsed:.2f} s ({session.step_no / max(elapsed, 1e-9):,.0f} steps/s)"
-    )
+    rate = completed / max(elapsed, 1e-9)
+    print(f"{built.spec.title}: {completed} steps in {elapsed:.2f} s ({rate:,.0f} steps/s)")
     print(
         f"  loss on all {len(session.x)} samples: {loss:.6g}"
-        + ("" if accuracy is None else f"   accuracy: {accuracy:.1%}")
+        + ("" if accuracy is None else f"   accuracy: {percent(accuracy)}")
     )
     for stop in stops:
-        print(f"  step {stop['step']} ({stop['reason']}): {stop['note']}")
+        print(f"  step {stop['step']} after {stop['phase']} ({stop['reason']}): {stop['note']}")
+    if stopped > len(stops):
+        print(f"  … and {stopped - len(stops)} more stops")
     if interrupt.requested:
-        print(f"  interrupted (Ctrl-C) after step {session.step_no} of {steps}")
-    if not math.isfinite(loss):
+        print(f"  interrupted (Ctrl-C) after step {completed} of {steps}")
+    if diverged or not math.isfinite(loss):
         print(
             "  training diverged: open it in the debugger to see where (mlp-tui "
             + args.scenario

@@ -57,12 +57,14 @@ class Built:
     session: Session
 
 
-def _class_accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return (logits.argmax(dim=1) == y).float().mean()  # (batch, classes) vs (batch,)
+def _correct_classes(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """How many rows' largest logit is the label: a count, so accuracy stays exact."""
+    return (logits.argmax(dim=1) == y).sum()  # (batch, classes) vs (batch,) -> ()
 
 
-def _binary_accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    return ((logits > 0).float() == y).float().mean()  # (batch, 1) vs (batch, 1)
+def _correct_binary(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """How many logits fall on their label's side of 0."""
+    return ((logits > 0).to(y.dtype) == y).sum()  # (batch, 1) vs (batch, 1) -> ()
 
 
 def _csv_shape(path: Path) -> tuple[int, int]:
@@ -167,9 +169,7 @@ def build(spec: ScenarioSpec, history_bytes: int = 256 * 2**20) -> Built:
     if spec.model.mistake == "non_leaf":
         make_parameters_non_leaf(model)
     optimizer = OPTIMIZERS[spec.optimizer.kind](model.parameters(), **spec.optimizer.options)
-    accuracy: Callable | None = {"cross_entropy": _class_accuracy, "bce": _binary_accuracy}.get(
-        loss
-    )
+    correct: Callable | None = {"cross_entropy": _correct_classes, "bce": _correct_binary}.get(loss)
     session = Session(
         model,
         LOSS_FUNCTIONS[loss],
@@ -180,7 +180,8 @@ def build(spec: ScenarioSpec, history_bytes: int = 256 * 2**20) -> Built:
         seed=spec.training.seed,
         zero_grad=spec.training.zero_grad,
         breakpoints=spec.breakpoints,
-        accuracy=accuracy,
+        correct=correct,
+        end_step=spec.training.steps,
         history_bytes=history_bytes,
     )
     return Built(spec, data, loss, session)

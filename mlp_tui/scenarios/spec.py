@@ -330,7 +330,7 @@ def metric_names(model: ModelSpec, regression: bool) -> list[str]:
     """Every metric a breakpoint may name, for this model (no accuracy for a regression)."""
     layers = len(model.hidden) + 1
     params = [f"{kind}{i}" for i in range(layers) for kind in "Wb"]
-    names = ["loss", "step"] + ([] if regression else ["accuracy"])
+    names = ["loss", "step", "zeroed"] + ([] if regression else ["accuracy"])
     for family in ("grad_norm", "delta_norm", "update_ratio"):
         names += [f"{family}.{p}" for p in params]
     names += [f"dead_fraction.h{i}" for i in range(len(model.hidden))]

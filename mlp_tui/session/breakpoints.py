@@ -1,17 +1,20 @@
 """Breakpoints as data: where to stop, parsed from text without ``eval``.
 
 A breakpoint may name a step, a phase, a condition on a metric (``loss < 0.05``,
-``grad_norm.W0 < 1e-6``, ``dead_fraction.h0 >= 0.5``), and/or ``nonfinite``. All the
-parts it names must hold for it to fire.
+``grad_norm.W0 < 1e-6``, ``dead_fraction.h0 >= 0.5``, ``zeroed == 0``), and/or
+``nonfinite``. All the parts it names must hold for it to fire.
+
+Accuracy is a count of correct predictions (``report.Accuracy``): ``accuracy >= 0.95``
+compares 190/200 with 95/100 exactly, so it fires at the first step with 95% correct.
 """
 
 from __future__ import annotations
 
-import math
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 from mlp_tui.session.phases import Phase
 
@@ -29,25 +32,18 @@ _CONDITION = re.compile(
 )
 # Metrics per parameter or per layer: the part after the dot names which one.
 METRIC_FAMILIES = ("grad_norm", "delta_norm", "update_ratio", "dead_fraction")
-METRICS = ("loss", "accuracy", "step")
+METRICS = ("loss", "accuracy", "step", "zeroed")  # zeroed: 1 if zero_grad ran this step, else 0
 # The phase after which each metric is known.
 METRIC_PHASE = {
     "loss": Phase.LOSS,
     "accuracy": Phase.LOSS,
     "step": Phase.ZERO_GRAD,
+    "zeroed": Phase.ZERO_GRAD,
     "dead_fraction": Phase.FORWARD,
     "grad_norm": Phase.BACKWARD,
     "delta_norm": Phase.STEP,
     "update_ratio": Phase.STEP,
 }
-
-
-def nonfinite_metrics(metrics: Mapping[str, float]) -> list[str]:
-    """Metrics that went inf/NaN. An update ratio is infinite whenever ‖W‖ = 0 (a bias at
-    its zero start): that is no divergence, so ratios are left out."""
-    return sorted(
-        k for k, v in metrics.items() if not math.isfinite(v) and not k.startswith("update_ratio")
-    )
 
 
 class BreakpointError(ValueError):
@@ -60,7 +56,7 @@ class Condition:
     op: str
     value: float
 
-    def holds(self, metrics: Mapping[str, float]) -> bool:
+    def holds(self, metrics: Mapping[str, float | Fraction]) -> bool:
         current = metrics.get(self.metric)
         return current is not None and _OPERATORS[self.op](current, self.value)
 
@@ -112,11 +108,19 @@ class Breakpoint:
             return METRIC_PHASE[self.condition.family]
         return Phase.STEP
 
-    def fires(self, step: int, phase: Phase, metrics: Mapping[str, float]) -> bool:
+    def fires(
+        self,
+        step: int,
+        phase: Phase,
+        metrics: Mapping[str, float | Fraction],
+        nonfinite: Sequence[str] = (),
+    ) -> bool:
+        """Whether every part holds after ``phase`` of ``step``; ``nonfinite`` names what went
+        inf/NaN in that phase (the loss, a ``.grad``, an updated parameter)."""
         if self.nonfinite:
             if self.phase is not None and phase is not self.phase:
                 return False
-            if not nonfinite_metrics(metrics):
+            if not nonfinite:
                 return False
         elif phase is not self.check_after:
             return False

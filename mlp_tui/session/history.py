@@ -1,13 +1,16 @@
 """The session's memory of the past: checkpoints at step starts, within a byte budget.
 
 A checkpoint is the full state at the start of a step: parameters, grads, optimizer state,
-RNG states and the switches in force. Any earlier phase boundary is reached by restoring
-the latest checkpoint at or before its step and replaying from there, which is exact
-because the same operations on the same data give the same bits.
+RNG states and which breakpoints are armed. Any earlier phase boundary is reached by
+restoring the latest checkpoint at or before its step and replaying from there, which is
+exact because the same operations on the same data give the same bits, and because the
+``SwitchLog`` gives every replayed phase the lr and zero_grad it first ran with, even where
+they were changed between two phases of one step.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 
@@ -41,8 +44,7 @@ class Checkpoint:
     optimizer_state: tuple[dict, ...]
     torch_rng: torch.Tensor
     batch_rng: torch.Tensor
-    zero_grad: bool
-    lr: float
+    armed: tuple[bool, ...]  # which breakpoints may fire (a condition fires as it turns true)
 
     def nbytes(self, besides: Checkpoint | None = None) -> int:
         """Resident bytes, not counting tensors it shares with ``besides``."""
@@ -69,8 +71,7 @@ class Checkpoint:
         params: list[torch.Tensor],
         optimizer_state: list[dict],
         batch_rng: torch.Generator,
-        zero_grad: bool,
-        lr: float,
+        armed: list[bool],
         copy: Copier = fresh_copy,
     ) -> Checkpoint:
         return Checkpoint(
@@ -80,8 +81,7 @@ class Checkpoint:
             optimizer_state=tuple(copy_state(s, copy) for s in optimizer_state),
             torch_rng=torch.get_rng_state(),
             batch_rng=batch_rng.get_state(),
-            zero_grad=zero_grad,
-            lr=lr,
+            armed=tuple(armed),
         )
 
     def restore(
@@ -146,3 +146,36 @@ class History:
 
     def __len__(self) -> int:
         return len(self._by_step)
+
+
+Switches = tuple[bool, float]
+"""(zero_grad, lr): what a learner may change between any two phases."""
+
+
+class SwitchLog:
+    """The switches each phase ran with, kept as the changes only.
+
+    Phases are numbered from 0 across steps (step s, phase i is ``5 * (s - 1) + i``). A
+    replay sets each phase's switches from here, so a step whose lr changed after its
+    forward pass is replayed with the old lr for the forward and the new one for the rest.
+    """
+
+    def __init__(self) -> None:
+        self._at: list[int] = []  # phase numbers where the switches changed, ascending
+        self._switches: list[Switches] = []
+
+    def record(self, phase: int, switches: Switches) -> None:
+        """Note the switches ``phase`` runs with (kept only if they differ from the last)."""
+        if not self._switches or self._switches[-1] != switches:
+            self._at.append(phase)
+            self._switches.append(switches)
+
+    def at(self, phase: int) -> Switches | None:
+        """The switches ``phase`` ran with; None before any was recorded."""
+        i = bisect.bisect_right(self._at, phase)
+        return self._switches[i - 1] if i else None
+
+    def truncate_from(self, phase: int) -> None:
+        """Forget ``phase`` and everything after: they will run again, maybe differently."""
+        i = bisect.bisect_left(self._at, phase)
+        del self._at[i:], self._switches[i:]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from fractions import Fraction
 from functools import cached_property
 
 import torch
@@ -14,6 +16,47 @@ from mlp_tui.trace.grads import GradCapture
 from mlp_tui.trace.graph import Graph
 from mlp_tui.trace.pitfalls import Pitfall
 from mlp_tui.trace.stats import TensorStats, dead_fraction, saturated_fraction, tensor_stats
+
+
+def _as_written(other: object) -> object:
+    """A float as the decimal it reads as: 0.9 is 9/10, not 0.90000000000000002."""
+    if isinstance(other, float) and math.isfinite(other):
+        return Fraction(repr(other))
+    return other
+
+
+class Accuracy(Fraction):
+    """Correct predictions over the total, exactly, remembering the count: it equals 19/20
+    but reads as 190/200. Compared with a float, it takes the float as the decimal it is
+    written as, so ``accuracy >= 0.9`` holds from exactly 90% correct on."""
+
+    def __new__(cls, correct: int, total: int) -> Accuracy:
+        self = super().__new__(cls, correct, total)
+        self.correct, self.total = correct, total
+        return self
+
+    def __repr__(self) -> str:
+        return f"Accuracy({self.correct}/{self.total})"
+
+    def __str__(self) -> str:
+        return f"{self.correct}/{self.total}"
+
+    def __eq__(self, other: object) -> bool:
+        return super().__eq__(_as_written(other))
+
+    def __lt__(self, other: object) -> bool:
+        return super().__lt__(_as_written(other))
+
+    def __le__(self, other: object) -> bool:
+        return super().__le__(_as_written(other))
+
+    def __gt__(self, other: object) -> bool:
+        return super().__gt__(_as_written(other))
+
+    def __ge__(self, other: object) -> bool:
+        return super().__ge__(_as_written(other))
+
+    __hash__ = Fraction.__hash__
 
 
 @dataclass(frozen=True)
@@ -64,7 +107,7 @@ class ActivationView:
 class Stop:
     """Why a run stopped before it was asked to."""
 
-    reason: str  # "breakpoint" | "nonfinite"
+    reason: str  # "breakpoint" | "nonfinite" | "end" (of the scenario's steps)
     message: str
     breakpoint: Breakpoint | None = None
     phase: Phase | None = None  # the phase after which it stopped
@@ -76,7 +119,7 @@ class StepMetrics:
 
     step: int
     loss: float
-    accuracy: float | None
+    accuracy: Accuracy | None
     grad_norm: dict[str, float]
     delta_norm: dict[str, float]
     update_ratio: dict[str, float]
@@ -101,7 +144,7 @@ class Report:
     step: int  # the training step this phase belongs to (0 before the first)
     phase: Phase | None  # the phase just completed; None before anything ran
     loss: float | None
-    accuracy: float | None
+    accuracy: Accuracy | None  # on this step's batch
     lr: float
     zero_grad: bool  # the switch, for the next step
     zeroed: bool | None  # whether zero_grad ran in this step (None: not reached yet)
@@ -113,9 +156,9 @@ class Report:
     optimizer_state: tuple[dict, ...]
     pitfalls: tuple[Pitfall, ...]
     losses: tuple[float, ...]  # one per step whose loss phase has run
-    metrics: dict[str, float]
+    metrics: dict[str, float | Fraction]
     stop: Stop | None = None
-    complete: bool = True  # False: a run's progress report, without graph, grads or deltas
+    complete: bool = True  # False: a step that ran unwatched (no graph, grads or deltas)
 
     @property
     def position(self) -> str:

@@ -148,14 +148,14 @@ def test_run_json_is_one_object_per_step_then_a_summary(ran):
     steps, summary = records[:-1], records[-1]
     assert [r["step"] for r in steps] == [1, 2, 3, 4, 5]
     for r in steps:
-        assert set(r) == {"step", "loss", "accuracy", "grad_norm", "delta_norm"}  # no clock
-        assert isinstance(r["loss"], float) and 0 <= r["accuracy"] <= 1
+        assert set(r) == {"step", "loss", "accuracy", "correct", "grad_norm", "delta_norm"}
+        assert isinstance(r["loss"], float) and r["accuracy"] == r["correct"] / 200  # exact
         assert list(r["grad_norm"]) == ["W0", "b0", "W1", "b1"]
         assert list(r["delta_norm"]) == ["W0", "b0", "W1", "b1"]
         # plain SGD: ‖Δ‖ = lr·‖g‖, with xor's lr of 0.5
         for name, g in r["grad_norm"].items():
             assert r["delta_norm"][name] == pytest.approx(0.5 * g, rel=1e-5)
-    assert set(summary) == {"summary", "steps", "final_loss", "accuracy"}
+    assert set(summary) == {"summary", "steps", "final_loss", "accuracy", "correct"}
     assert summary["summary"] is True and summary["steps"] == 5
     assert summary["final_loss"] < steps[0]["loss"]
 
@@ -168,7 +168,7 @@ def test_run_json_matches_the_session_in_process(ran):
     assert [r["loss"] for r in records[:-1]] == [m.loss for m in seen]  # bit for bit
     assert [r["grad_norm"] for r in records[:-1]] == [m.grad_norm for m in seen]
     loss, accuracy = session.evaluate()
-    assert records[-1]["final_loss"] == loss and records[-1]["accuracy"] == accuracy
+    assert records[-1]["final_loss"] == loss and records[-1]["accuracy"] == float(accuracy)
 
 
 def test_run_json_twice_is_byte_identical(ran):
@@ -179,11 +179,15 @@ def test_run_json_twice_is_byte_identical(ran):
 def test_run_json_of_a_diverging_scenario_reports_the_stops(ran):
     result = ran["diverges"]
     assert result.returncode == 0
-    summary = json.loads(result.stdout.splitlines()[-1])
-    assert summary["steps"] == 7
-    assert [(s["step"], s["reason"]) for s in summary["stops"]] == [
-        (2, "breakpoint"),
-        (7, "nonfinite"),
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    summary = records[-1]
+    # Step 7's loss is inf: the run stops after that phase. Six steps were completed,
+    # one record each, and the summary counts those.
+    assert [r["step"] for r in records[:-1]] == [1, 2, 3, 4, 5, 6]
+    assert summary["steps"] == 6
+    assert [(s["step"], s["phase"], s["reason"]) for s in summary["stops"]] == [
+        (2, "step", "breakpoint"),
+        (7, "loss", "nonfinite"),
     ]
 
 
@@ -205,7 +209,7 @@ def test_run_without_a_terminal_prints_a_summary(ran):
     lines = result.stdout.splitlines()
     assert re.match(r"XOR with tanh: 300 steps in [\d.]+ s \([\d,]+ steps/s\)$", lines[0])
     assert re.match(r"  loss on all 200 samples: [\d.e-]+   accuracy: 100\.0%$", lines[1])
-    assert lines[2].startswith("  step 35 (breakpoint): Accuracy just reached 90%")
+    assert lines[2].startswith("  step 34 after loss (breakpoint): Accuracy just reached 90%")
 
 
 def test_run_refuses_zero_steps(ran):
@@ -332,7 +336,9 @@ def test_ctrl_c_stops_a_run_at_a_step_end_and_still_prints_the_summary(tmp_path)
     for _ in range(50):  # well into training: the interrupt handler is in place
         process.stdout.readline()
     process.send_signal(signal.SIGINT)
-    rest, stderr = process.communicate(timeout=180)
+    # Read on through the same buffered reader: communicate() would skip what it holds.
+    rest, stderr = process.stdout.read(), process.stderr.read()
+    process.wait(timeout=180)
     lines = [json.loads(line) for line in rest.splitlines()]
     summary = lines[-1]
     assert process.returncode == 130  # 128 + SIGINT

@@ -55,15 +55,15 @@ def _quiet_non_leaf_warnings():
 
 
 def train(session, steps: int, on_step: Callable[[StepMetrics], None] | None = None) -> list:
-    """Run to the end of step ``steps`` through every breakpoint, as ``mlp-tui run`` does.
+    """Complete ``steps`` steps through every breakpoint, as ``mlp-tui run`` does.
 
-    Returns the stops as (step, phase, Stop); a non-finite stop ends the run there."""
+    Returns the stops as (step, phase, Stop), leaving out the pause at the end of the
+    scenario's steps; a non-finite stop ends the run there."""
     stops = []
-    while session.step_no < steps or session.done < len(PHASES):
-        todo = steps - session.step_no + (1 if session.done < len(PHASES) else 0)
-        report = session.run(todo, on_step=on_step, replay=False)
-        if report.stop is None:
-            break
+    while session.completed_steps < steps:
+        report = session.run(steps - session.completed_steps, on_step=on_step, replay=False)
+        if report.stop is None or report.stop.reason == "end":
+            continue
         stops.append((report.step, report.phase, report.stop))
         if report.stop.reason == "nonfinite":
             break

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 import torch
 
@@ -108,19 +110,19 @@ def test_step_after_the_last_phase_of_a_step_starts_the_next(make_session):
     assert session.step().step == 2
 
 
-def test_accuracy_is_reported_after_the_loss(problem, make_session):
-    def accuracy(pred, y):
-        return ((pred > 0.5) == (y > 0.5)).float().mean()
+def test_accuracy_is_an_exact_count_reported_after_the_loss(problem, make_session):
+    def correct(pred, y):
+        return ((pred > 0.5) == (y > 0.5)).sum()
 
-    session = make_session(accuracy=accuracy)
+    session = make_session(correct=correct)
     model, x, y = problem()
     session.next_phase()
     forward = session.next_phase()
     assert forward.accuracy is None
     loss_report = session.next_phase()
-    expected = ((model(x) > 0.5) == (y > 0.5)).float().mean().item()
-    assert loss_report.accuracy == pytest.approx(expected)
-    assert loss_report.metrics["accuracy"] == pytest.approx(expected)
+    right = int(((model(x) > 0.5) == (y > 0.5)).sum())
+    assert loss_report.accuracy == Fraction(right, len(y))  # a count, not a float32 mean
+    assert loss_report.metrics["accuracy"] == Fraction(right, len(y))
 
 
 def test_evaluate_measures_all_data_and_changes_nothing(problem, make_session, snap, identical):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from mlp_tui.scratch import Linear, mse_loss
-from mlp_tui.trace.grads import capture_grads, clone_grads
+from mlp_tui.trace.grads import adds_up, capture_grads, clone_grads
 
 STEPS = 4
 
@@ -132,11 +134,14 @@ def test_capture_grads_directly():
     before = clone_grads([w, b])
     assert torch.equal(before[0], torch.tensor([2.0, 4.0]))
     assert before[1] is None
+    incoming = [None, None]
+    hook = w.register_hook(lambda g: incoming.__setitem__(0, g))  # what autograd hands w
     (w * 3).sum().backward()  # adds 3 to w.grad; b still untouched
-    w_cap, b_cap = capture_grads(named, before)
+    hook.remove()
+    w_cap, b_cap = capture_grads(named, before, incoming)
     assert torch.equal(w_cap.after, torch.tensor([5.0, 7.0]))
     assert torch.equal(w_cap.contribution, torch.tensor([3.0, 3.0]))
-    assert w_cap.accumulated
+    assert w_cap.accumulated and w_cap.adds_up is True
     assert w_cap.shape == (2,)
     assert w_cap.after_stats.norm == pytest.approx((25 + 49) ** 0.5)
     assert w_cap.contribution_stats.mean == pytest.approx(3.0)
@@ -144,3 +149,15 @@ def test_capture_grads_directly():
     # the copies do not alias .grad
     w.grad.zero_()
     assert torch.equal(w_cap.after, torch.tensor([5.0, 7.0]))
+
+
+def test_adds_up_checks_the_identity_element_by_element_not_by_norms():
+    before = torch.tensor([3.0, -4.0])
+    this = torch.tensor([-3.0, 4.0])
+    assert adds_up(before, this, before + this) is True
+    assert adds_up(None, this, this.clone()) is True
+    # Same norms as the true sum (0), different elements: caught.
+    assert adds_up(before, this, torch.tensor([0.0, 1e-3])) is False
+    # ‖before‖ + ‖this‖ = 10 but ‖after‖ = 0: the norms do not add, the elements do.
+    assert adds_up(before, this, torch.zeros(2)) is True
+    assert adds_up(before, torch.tensor([math.inf, 0.0]), torch.zeros(2)) is None

@@ -18,6 +18,7 @@ from mlp_tui.trace.stats import TensorStats, tensor_stats
 from mlp_tui.ui.format import num, shape
 from mlp_tui.ui.widgets.parameter_blocks import (
     DIM,
+    GOOD,
     NAME,
     PARAMETER_CSS,
     WARN,
@@ -50,16 +51,24 @@ def _after_backward(g: GradCapture, view: ParameterView) -> Content:
         return Content.assemble(*title, *figure, ("  (was None)", DIM))
     if not g.accumulated:
         return Content.assemble(*title, *figure, ("  (was 0)", DIM))
-    before = g.before_norm
-    contribution = g.contribution_norm
+    # Three tensors, each with its own norm; the identity is checked element by element
+    # (norms do not add: ‖before + this‖ is not ‖before‖ + ‖this‖).
+    verdict = {
+        True: ("after = before + this ✓", GOOD),
+        False: ("✗ after ≠ before + this", WARN),
+        None: ("after = before + this: not checked (inf/NaN)", DIM),
+    }[g.adds_up]
     return Content.assemble(
         *title,
         *figure,
         "\n",
-        ("  = before ", WARN),
-        f"‖{num(before, 3)}‖",
-        (" + this backward ", WARN),
-        f"‖{num(contribution, 3)}‖",
+        ("  before ", DIM),
+        f"‖·‖ {num(g.before_norm, 3)}",
+        ("  this backward ", DIM),
+        f"‖·‖ {num(g.contribution_norm, 3)}",
+        "\n  ",
+        verdict,
+        (" (element-wise)", DIM),
     )
 
 

@@ -16,7 +16,7 @@ from textual.containers import Container, Vertical
 from textual.widgets import Static
 
 from mlp_tui.session.report import Boundary, Report
-from mlp_tui.ui.format import num
+from mlp_tui.ui.format import accuracy, num
 from mlp_tui.ui.widgets.boundary_plot import BoundaryPlot
 from mlp_tui.ui.widgets.loss_curve import LossCurve
 
@@ -58,7 +58,6 @@ class LossPane(Vertical):
         self.border_title = "Loss"
         self._losses_key: tuple[int, str, str] | None = None
         self._metrics_plain = ""
-        self._accuracy_at: tuple[int, float] | None = None  # (len(losses), accuracy)
         self._diverged: tuple[int, float] | None = None  # diverged_at(losses), kept per key
 
     def compose(self) -> ComposeResult:
@@ -118,30 +117,27 @@ class LossPane(Vertical):
     def clear(self) -> None:
         """Forget everything shown (a different scenario is opening)."""
         self._losses_key = None
-        self._accuracy_at = None
         self._diverged = None
         self.curve.set_losses(())
         self.show_boundary(None)
         self._set_metrics(Text(""))
 
     def _show_metrics(self, report: Report) -> None:
+        """``step 35 · after loss · step 35: loss 0.2481 · acc 91.5% (183/200)``. The latest
+        loss is labelled with the step it belongs to: before this step's loss phase, the
+        step before. The accuracy is shown with the loss of its own step only."""
         losses = report.losses
         text = Text()
-        text.append(f"step {report.step}", style="bold")
-        last = losses[-1] if losses else None
-        text.append(f" · loss {num(last)}")
-        if report.accuracy is not None:
-            self._accuracy_at = (len(losses), report.accuracy)
-        accuracy = report.accuracy
-        if accuracy is None and self._accuracy_at and self._accuracy_at[0] == len(losses):
-            accuracy = self._accuracy_at[1]  # between phases: still the last step's figure
-        if accuracy is not None:
-            text.append(f" · acc {accuracy:.1%}")
+        text.append(report.position, style="bold")
+        if losses:
+            text.append(f" · step {len(losses)}: loss {num(losses[-1])}")
+            if report.accuracy is not None:
+                text.append(f" · acc {accuracy(report.accuracy)}")
         if self._diverged is not None:
             step, value = self._diverged
             text.append(f" · diverged: loss is {num(value)} at step {step}", style="bold red")
         self._set_metrics(text)
-        self.border_title = f"Loss · step {report.step}" if report.step else "Loss"
+        self.border_title = f"Loss · {report.position}" if report.step else "Loss"
 
     def _set_metrics(self, text: Text) -> None:
         if text.plain != self._metrics_plain:

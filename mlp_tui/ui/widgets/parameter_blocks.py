@@ -21,6 +21,7 @@ from mlp_tui.ui.widgets.heatmap import Heatmap
 WARN = "bold $text-warning"
 NAME = "bold"
 DIM = "dim"
+GOOD = "$text-success"
 
 PARAMETER_CSS = """
     {pane} {{

@@ -7,10 +7,18 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
-from mlp_tui.ui.format import num
+from mlp_tui.ui.format import accuracy, num
 
 if TYPE_CHECKING:  # torch stays unimported until the scenario loads
     from mlp_tui.session.report import Report
+
+
+STOP_WORDS = {
+    "breakpoint": "breakpoint",
+    "nonfinite": "inf/NaN",
+    "end": "end of the scenario's steps (c goes on)",
+}
+"""Why the session stopped, as the status bar says it."""
 
 
 class StatusBar(Static):
@@ -37,12 +45,14 @@ class StatusBar(Static):
         if report.loss is not None:
             text.append(f" · loss {num(report.loss)}")
         if report.accuracy is not None:
-            text.append(f" · acc {report.accuracy:.0%}")
+            text.append(f" · acc {accuracy(report.accuracy)}")
         text.append(f" · lr {num(report.lr)}")
         if not report.zero_grad:
             text.append(" · zero_grad OFF", style="bold yellow")
         if running:
             text.append(" · ▶ running (c to pause)", style="bold green")
         elif report.stop is not None:
-            text.append(f" · ■ {report.stop.reason}", style="bold red")
+            text.append(
+                f" · ■ {STOP_WORDS.get(report.stop.reason, report.stop.reason)}", style="bold red"
+            )
         self.update(text, layout=False)  # always one line

@@ -1,0 +1,152 @@
+"""What the phases tell their watchers, and the figures every step measures.
+
+A training step is written once (``Session``); what is observed while it runs is decided by
+the watchers it notifies. ``Figures`` watches every step in every mode: it reads the loss,
+the accuracy, the norms of the gradients and updates, and which of them went inf/NaN, with
+one read-back per phase. The one stop rule (``stops.judge``) is fed from it alone, so a step
+driven by ``n``, ``s``, ``c`` or ``run`` stops in the same place for the same reason.
+``FullCapture`` (capture.py) watches the steps a learner looks at.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+import torch
+
+from mlp_tui.scratch import Linear
+from mlp_tui.session.breakpoints import Breakpoint
+from mlp_tui.session.report import Accuracy
+from mlp_tui.trace.stats import dead_fraction_tensor, norms
+
+if TYPE_CHECKING:
+    from mlp_tui.session.session import StepState
+
+CorrectFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""(prediction, target) -> how many predictions are correct: a 0-d integer tensor."""
+
+
+class Watcher:
+    """What the phases of a step notify, in the order they run. Each does nothing here."""
+
+    watches_layers = False
+    """Whether ``layer_starts`` / ``layer_done`` are wanted: a call per layer has a cost."""
+
+    def zero_grad_done(self, s: StepState) -> None: ...
+    def forward_starts(self, s: StepState) -> None: ...
+    def layer_starts(self, stage: str) -> None: ...
+    def layer_done(self, name: str, layer: object, out: torch.Tensor) -> None: ...
+    def forward_done(self, s: StepState) -> None: ...
+    def loss_done(self, s: StepState) -> None: ...
+    def backward_starts(self, s: StepState) -> None: ...
+    def backward_done(self, s: StepState) -> None: ...
+    def step_starts(self, s: StepState) -> None: ...
+    def step_done(self, s: StepState) -> None: ...
+
+
+def accuracy_of(correct: CorrectFn, pred: torch.Tensor, y: torch.Tensor) -> Accuracy:
+    """Correct predictions over the batch, exactly: 190/200, never 0.949999988."""
+    return Accuracy(int(correct(pred.detach(), y)), len(y))
+
+
+class Figures(Watcher):
+    """The step's figures, as a breakpoint, ``run``'s reader and the stop rule see them.
+
+    ``metrics`` maps ``loss``, ``accuracy`` (an exact ``Accuracy``), ``step``, ``zeroed``,
+    ``grad_norm.W0``, ``delta_norm.W0``, ``update_ratio.W0``, ``dead_fraction.h0`` to their
+    values; ``nonfinite`` names what went inf/NaN in the phase just run (``loss``,
+    ``W0.grad``, ``W0``). The loss, the gradient norms and the finiteness of every update are
+    read on every step; the accuracy, the updates' norms and dead units only when wanted.
+    """
+
+    def __init__(
+        self, named: Sequence[tuple[str, torch.Tensor]], correct: CorrectFn | None
+    ) -> None:
+        self._named = list(named)
+        self._correct = correct
+        self.metrics: dict[str, float | Fraction] = {}
+        self.nonfinite: list[str] = []
+        self._want_accuracy = self._want_deltas = False
+        self._outputs: list[tuple[str, torch.Tensor]] = []  # activations, for dead units
+        self._before: list[torch.Tensor] | None = None  # parameters before the update
+
+    def want(self, breakpoints: Sequence[Breakpoint], streaming: bool = False) -> None:
+        """Read what the breakpoints test, and everything a streaming reader gets."""
+        families = {bp.condition.family for bp in breakpoints if bp.condition}
+        self._want_accuracy = streaming or "accuracy" in families
+        self._want_deltas = streaming or bool(families & {"delta_norm", "update_ratio"})
+        self.watches_layers = "dead_fraction" in families
+
+    def begin(self, step: int) -> None:
+        self.metrics = {"step": float(step)}
+        self.nonfinite = []
+        self._outputs = []
+
+    def zero_grad_done(self, s: StepState) -> None:
+        self.metrics["zeroed"] = float(s.zeroed)
+        self.nonfinite = []
+
+    def layer_done(self, name: str, layer: object, out: torch.Tensor) -> None:
+        if not isinstance(layer, Linear):
+            self._outputs.append((name, out.detach()))
+
+    def forward_done(self, s: StepState) -> None:
+        self.nonfinite = []
+        if not self._outputs:
+            return
+        fractions = torch.stack([dead_fraction_tensor(h) for _, h in self._outputs]).tolist()
+        for (name, _), value in zip(self._outputs, fractions, strict=True):
+            self.metrics[f"dead_fraction.{name}"] = value
+        self._outputs = []
+
+    def loss_done(self, s: StepState) -> None:
+        loss = s.loss.detach()
+        if self._want_accuracy and self._correct is not None:
+            count = self._correct(s.pred.detach(), s.y)
+            value, correct = torch.stack([loss.double(), count.double()]).tolist()
+            self.metrics["accuracy"] = Accuracy(int(correct), len(s.y))
+        else:
+            value = loss.item()
+        self.metrics["loss"] = value
+        self.nonfinite = [] if math.isfinite(value) else ["loss"]
+
+    def backward_done(self, s: StepState) -> None:
+        have = [(n, p.grad) for n, p in self._named if p.is_leaf and p.grad is not None]
+        values = norms([g for _, g in have])
+        self.nonfinite = []
+        for (name, _), value in zip(have, values, strict=True):
+            self.metrics[f"grad_norm.{name}"] = value
+            if not math.isfinite(value):
+                self.nonfinite.append(f"{name}.grad")
+
+    def step_starts(self, s: StepState) -> None:
+        if self._want_deltas:  # one call copies them all
+            self._before = torch._foreach_mul([p.detach() for _, p in self._named], 1.0)
+
+    def step_done(self, s: StepState) -> None:
+        after = [p.detach() for _, p in self._named]
+        if self._before is None:
+            values = norms(after)  # whether every update left its parameter finite
+        else:
+            deltas = torch._foreach_sub(after, self._before)
+            figures = norms([*deltas, *self._before, *after])  # one read-back for all
+            n = len(after)
+            for (name, _), delta, weight in zip(
+                self._named, figures[:n], figures[n : 2 * n], strict=True
+            ):
+                self.metrics[f"delta_norm.{name}"] = delta
+                self.metrics[f"update_ratio.{name}"] = delta / weight if weight > 0 else math.inf
+            values = figures[2 * n :]
+            self._before = None
+        self.nonfinite = [
+            n for (n, _), v in zip(self._named, values, strict=True) if not math.isfinite(v)
+        ]
+
+    def accuracy(self, s: StepState) -> Accuracy | None:
+        """This step's accuracy, taken now if nobody wanted it while the step ran."""
+        if "accuracy" not in self.metrics and self._correct is not None and s.pred is not None:
+            self.metrics["accuracy"] = accuracy_of(self._correct, s.pred, s.y)
+        return self.metrics.get("accuracy")  # type: ignore[return-value]
