@@ -49,12 +49,19 @@ class DeltaCapture:
 
 
 def rule_of(optimizer: Optimizer) -> str:
+    """The rule in a learner's notation. With ``maximize`` the step follows −g: the rules
+    that show g flip its sign; buf and m are already running sums of −g."""
+    up = optimizer.maximize
     if isinstance(optimizer, SGD):
         if optimizer.momentum:
-            return "Δ = −lr·(g + μ·buf)" if optimizer.nesterov else "Δ = −lr·buf"
-        return "Δ = −lr·g"
+            if optimizer.nesterov:
+                return "Δ = −lr·(μ·buf − g)" if up else "Δ = −lr·(g + μ·buf)"
+            return "Δ = −lr·buf"
+        return "Δ = +lr·g" if up else "Δ = −lr·g"
     if isinstance(optimizer, RMSprop):
-        return "Δ = −lr·buf" if optimizer.momentum else "Δ = −lr·g / (√v + ε)"
+        if optimizer.momentum:
+            return "Δ = −lr·buf"
+        return "Δ = +lr·g / (√v + ε)" if up else "Δ = −lr·g / (√v + ε)"
     if isinstance(optimizer, AdamW):
         return "Δ = −lr·m̂ / (√v̂ + ε) − lr·λ·W"
     if isinstance(optimizer, Adam):
@@ -67,6 +74,8 @@ def expected_delta(
 ) -> torch.Tensor:
     """The update the optimizer's formula asks for, from its state after the step."""
     lr = optimizer.lr
+    if optimizer.maximize:
+        g = -g  # the optimizer descends −g to climb
     if isinstance(optimizer, SGD):
         g = g + optimizer.weight_decay * p_before
         if not optimizer.momentum:

@@ -29,6 +29,21 @@ OPTIMIZERS = [
     pytest.param(Adam, {"lr": 1e-2, "weight_decay": 0.1, "amsgrad": True}, id="adam-decay-ams"),
     pytest.param(AdamW, {"lr": 1e-2}, id="adamw"),
     pytest.param(AdamW, {"lr": 1e-2, "weight_decay": 0.5}, id="adamw-strong-decay"),
+    # maximize: the same rules followed on −g (the rule check must restate the sign too)
+    pytest.param(SGD, {"lr": 0.1, "weight_decay": 0.05, "maximize": True}, id="sgd-maximize"),
+    pytest.param(
+        SGD,
+        {"lr": 0.05, "momentum": 0.9, "nesterov": True, "maximize": True},
+        id="sgd-nesterov-maximize",
+    ),
+    pytest.param(RMSprop, {"lr": 1e-2, "maximize": True}, id="rmsprop-maximize"),
+    pytest.param(
+        RMSprop,
+        {"lr": 1e-2, "momentum": 0.9, "centered": True, "weight_decay": 0.1, "maximize": True},
+        id="rmsprop-centered-maximize",
+    ),
+    pytest.param(Adam, {"lr": 1e-2, "amsgrad": True, "maximize": True}, id="adam-maximize"),
+    pytest.param(AdamW, {"lr": 1e-2, "maximize": True}, id="adamw-maximize"),
 ]
 
 
@@ -159,6 +174,29 @@ def test_rule_check_fails_for_a_wrong_before(problem):
     wrong_grads = [g * 1.5 for g in grads]
     wrong = capture_deltas(optimizer, names, before, wrong_grads)
     assert [d.follows_rule for d in wrong] == [False] * 4
+
+
+def test_maximize_steps_follow_the_rule_only_with_the_sign_restated(problem):
+    """A maximize step climbs the loss and shows ✓; checked as if it descended, it fails."""
+    model, x, y = problem()
+    optimizer = SGD(model.parameters(), lr=0.1, maximize=True)
+    names = [k for k, _ in model.named_parameters()]
+    loss = mse_loss(model(x), y)
+    loss.backward()
+    before = [p.detach().clone() for p in optimizer.params]
+    grads = clone_grads(optimizer.params)
+    optimizer.step()
+    assert mse_loss(model(x), y) > loss  # it climbed
+
+    climbed = capture_deltas(optimizer, names, before, grads)
+    assert [d.follows_rule for d in climbed] == [True] * 4
+    assert {d.rule for d in climbed} == {"Δ = +lr·g"}
+    for d, g in zip(climbed, grads, strict=True):
+        torch.testing.assert_close(d.delta, 0.1 * g)
+
+    optimizer.maximize = False  # the same Δ, judged by the descending rule
+    judged_as_descent = capture_deltas(optimizer, names, before, grads)
+    assert [d.follows_rule for d in judged_as_descent] == [False] * 4
 
 
 def test_no_gradient_means_no_rule_to_check(problem):
