@@ -136,7 +136,9 @@ def test_c_again_pauses_a_long_run():
         app = MlpTuiApp()
         async with app.run_test(size=(120, 36)) as pilot:
             await settle(pilot)
-            app.runner.built.session.set_breakpoints([])
+            session = app.runner.built.session
+            session.set_breakpoints([])
+            session.end_step = 10**9  # nothing ends this run but the key
             await pilot.press("c")
             await pilot.pause(0.6)
             assert app.runner.running
@@ -144,6 +146,28 @@ def test_c_again_pauses_a_long_run():
             await settle(pilot)
             assert not app.runner.running and app.report.step > 5
             assert app.report.complete and app.report.stop is None
+
+    run(body())
+
+
+def test_c_pauses_at_the_end_of_the_scenarios_steps_and_c_again_goes_on():
+    async def body():
+        app = MlpTuiApp()
+        async with app.run_test(size=(160, 40)) as pilot:
+            await settle(pilot)
+            app.runner.built.session.set_breakpoints([])  # xor's 90% breakpoint aside
+            await pilot.press("c")
+            await settle(pilot)
+            assert (app.report.step, app.report.phase) == (300, "step")  # [training] steps
+            assert app.report.stop.reason == "end"
+            status = status_text(app)
+            assert "step 300 · after step" in status
+            assert "end of the scenario's steps (c goes on)" in status
+            await pilot.press("c")
+            await pilot.pause(0.3)
+            await pilot.press("c")  # pause it again
+            await settle(pilot)
+            assert app.report.step > 300 and app.report.stop is None
 
     run(body())
 
@@ -385,6 +409,7 @@ def test_q_while_training_stops_the_thread_and_quits_with_status_0():
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             app.runner.built.session.set_breakpoints([])
+            app.runner.built.session.end_step = 10**9  # nothing ends this run but q
             await pilot.press("c")
             await pilot.pause(0.5)
             assert app.runner.running

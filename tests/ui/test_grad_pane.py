@@ -99,7 +99,10 @@ def test_zero_grad_off_warns_and_after_is_before_plus_this_backward() -> None:
     s.step()
     first = [p.grad.clone() for p in s.params]  # step 1's gradients, from the live tensors
     s.zero_grad_enabled = False
-    skipped, _, _, report = (s.next_phase() for _ in range(4))  # up to step 2's backward
+    skipped, _, loss_report = (s.next_phase() for _ in range(3))  # up to step 2's loss
+    # What this backward will add, computed apart: autograd on the same loss, .grad untouched.
+    this = torch.autograd.grad(s._state.loss, s.params, retain_graph=True)
+    report = s.next_phase()  # backward
     before_view, view = shown(skipped, report)
 
     # After the skipped zero_grad: the old gradient is still there, waiting to be added onto.
@@ -111,15 +114,19 @@ def test_zero_grad_off_warns_and_after_is_before_plus_this_backward() -> None:
 
     # After backward: the tensors add up, and the header prints their norms.
     assert ACCUMULATING in view["lines"]
-    for g, (name, p), old in zip(report.grads, s.named, first, strict=True):
+    for g, (name, p), old, new in zip(report.grads, s.named, first, this, strict=True):
         assert g.accumulated
         assert torch.equal(g.before, old)
         assert torch.equal(g.after, p.grad)
-        torch.testing.assert_close(g.before + g.contribution, g.after)
+        assert torch.equal(g.contribution, new)  # what autograd handed it, not after − before
+        assert g.adds_up is True
         header = view["headers"][name]
         assert f"‖g‖ {num(p.grad.norm().item())}" in header
-        assert f"before ‖{num(old.norm().item(), 3)}‖" in header
-        assert f"this backward ‖{num((p.grad - old).norm().item(), 3)}‖" in header
+        # Three figures of their own, never a sum of norms; the identity is element-wise.
+        assert f"before ‖·‖ {num(old.norm().item(), 3)}" in header
+        assert f"this backward ‖·‖ {num(new.norm().item(), 3)}" in header
+        assert "after = before + this ✓ (element-wise)" in header
+        assert "‖ + this" not in header and "= before ‖" not in header  # no norms added up
 
 
 def test_zero_grad_clears_every_grad_to_none() -> None:

@@ -211,7 +211,7 @@ def test_non_leaf_parameters_are_named_in_plain_words() -> None:
         SGD(base.model.parameters(), lr=0.5),
         base.x,
         base.y,
-        accuracy=base.accuracy_fn,
+        correct=base.correct,
     )
     report = session.step()
     kinds = [p.kind for p in report.pitfalls]

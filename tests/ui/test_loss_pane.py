@@ -90,7 +90,8 @@ async def show(pilot, pane: LossPane, report: Report, session: Session | None = 
 
 def test_curve_is_downsampled_and_metrics_show_last_loss_and_accuracy() -> None:
     session = open_scenario("xor").session
-    session.set_breakpoints([])  # the xor breakpoint would stop the run at step 35
+    session.set_breakpoints([])  # the xor breakpoint would stop the run at step 34
+    session.end_step = 0  # and so would the end of its 300 steps
     report = session.run(400)
     assert len(report.losses) == 400
 
@@ -110,10 +111,13 @@ def test_curve_is_downsampled_and_metrics_show_last_loss_and_accuracy() -> None:
 
             text = screen_text(app)
             last = num(report.losses[-1])
-            accuracy = f"acc {report.accuracy:.1%}"
-            assert pane.metrics_text == f"step 400 · loss {last} · {accuracy}"
+            correct = report.accuracy.correct
+            accuracy = f"acc {correct / 2:.1f}% ({correct}/200)"  # exact: 200 samples
+            assert (
+                pane.metrics_text == f"step 400 · after step · step 400: loss {last} · {accuracy}"
+            )
             assert f"loss {last} · {accuracy}" in text
-            assert "Loss · step 400" in text
+            assert "Loss · step 400 · after step" in text
             assert "400" in text.splitlines()[-2]  # x axis labelled up to the last step
 
     asyncio.run(run())
@@ -132,7 +136,11 @@ def test_after_30_steps_every_loss_is_plotted() -> None:
             assert steps == tuple(range(1, 31)) and ys == report.losses
             assert 2 * pane.curve.size.width >= 30
             assert not pane.curve.log_scale
-            assert f"loss {num(report.losses[-1])} · acc {report.accuracy:.1%}" in screen_text(app)
+            correct = report.accuracy.correct
+            shown = (
+                f"step 30: loss {num(report.losses[-1])} · acc {correct / 2:.1f}% ({correct}/200)"
+            )
+            assert shown in screen_text(app)
 
     asyncio.run(run())
 
@@ -308,9 +316,11 @@ def test_plot_is_rebuilt_only_when_the_losses_change() -> None:
             pane.show(zero_grad)
             await pilot.pause()
             assert curve.builds == 1
-            assert pane.metrics_text.startswith("step 11 · loss")
-            # Between phases the last step's accuracy is still shown.
-            assert f"acc {report.accuracy:.1%}" in pane.metrics_text
+            # The last loss is step 10's, and says so; its accuracy went with its step.
+            assert (
+                pane.metrics_text
+                == f"step 11 · after zero_grad · step 10: loss {num(report.losses[-1])}"
+            )
             session.next_phase()  # forward
             pane.show(session.next_phase())  # loss: one more loss
             await pilot.pause()
@@ -332,7 +342,7 @@ def test_before_any_loss_the_curve_says_so() -> None:
             await show(pilot, pane, session.report())
             text = screen_text(app)
             assert "the loss curve starts after the first loss phase" in text
-            assert "step 0 · loss —" in text
+            assert "start · no loss yet" in text
             assert pane.curve.builds == 0
 
     asyncio.run(run())

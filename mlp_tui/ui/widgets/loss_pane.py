@@ -133,6 +133,8 @@ class LossPane(Vertical):
             text.append(f" · step {len(losses)}: loss {num(losses[-1])}")
             if report.accuracy is not None:
                 text.append(f" · acc {accuracy(report.accuracy)}")
+        else:
+            text.append(" · no loss yet")
         if self._diverged is not None:
             step, value = self._diverged
             text.append(f" · diverged: loss is {num(value)} at step {step}", style="bold red")
