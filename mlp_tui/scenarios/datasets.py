@@ -269,12 +269,14 @@ def load_csv(path: pathlib.Path, *, target: str, features: list[str] | None = No
     row 1, so they match an editor's line numbers for files without multi-line fields.
     """
     path = pathlib.Path(path)
+    if "\0" in str(path):
+        raise DatasetError("data.path", "the path contains a NUL byte")
     try:
         st = os.stat(path)
     except FileNotFoundError:
         raise DatasetError("data.path", f"no such file: {path}") from None
     except OSError as err:  # a symlink loop, a name too long, no permission...
-        raise DatasetError("data.path", f"cannot read {path}: {_reason(err)}") from None
+        raise DatasetError("data.path", f"{_reason(err)}: {path}") from None
     except ValueError:
         raise DatasetError("data.path", "the path contains a NUL byte") from None
     if not stat.S_ISREG(st.st_mode):
@@ -288,7 +290,7 @@ def load_csv(path: pathlib.Path, *, target: str, features: list[str] | None = No
     except csv.Error as err:
         raise DatasetError("data.path", f"not valid CSV: {err}") from None
     except OSError as err:  # an I/O error while reading (EIO), a file gone meanwhile...
-        raise DatasetError("data.path", f"cannot read {path}: {_reason(err)}") from None
+        raise DatasetError("data.path", f"{_reason(err)}: {path}") from None
     if not rows:
         raise DatasetError("data.path", "empty file: expected a header row")
     header = [name.strip() for name in rows[0][1]]
