@@ -37,7 +37,7 @@ MAX_CSV_BYTES = 200 * 2**20
 # the gradients it makes there, the logits and the loss's own copies of them, the weights,
 # their gradients and optimizer state, and the history's first checkpoint. An estimate from
 # the spec (see ``build.memory_estimate``), refused before anything is allocated.
-MAX_MEMORY_BYTES = 2 * 2**30
+MAX_MEMORY_BYTES = 2_000_000_000
 MAX_SEED = 2**64 - 1  # torch's seeds are unsigned 64-bit
 MAX_SHOWN = 200  # characters of a path or value quoted in an error, at most
 
