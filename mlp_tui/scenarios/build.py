@@ -103,8 +103,8 @@ def check_memory(
       pass), their gradients there, and a copy for the debugger's panes (5 per unit); the
       logits, the loss's shifted, exponentiated and log-probability copies and their
       gradients (6 per output);
-    * an evaluation of every row, without autograd: about 3 values per unit of the widest
-      layer and 4 per output;
+    * the evaluation of every row at once that ``mlp-tui run`` ends with, without autograd:
+      about 3 values per unit of the widest layer and 4 per output;
     * the weights, their gradients, up to two optimizer states and the history's first
       checkpoint (5 per parameter); and the data itself."""
     hidden = spec.model.hidden
@@ -135,7 +135,7 @@ def check_memory(
     fewer = (
         "fewer samples or a smaller training.batch_size"
         if train >= evaluate
-        else "fewer samples (every step's evaluation reads them all)"
+        else "fewer samples (the final evaluation reads them all at once)"
     )
     if hidden_part >= out_part:
         raise ScenarioError(
