@@ -77,8 +77,39 @@ def _command(args: argparse.Namespace) -> int:
             "new": _new,
         }[args.command](args)
     except ScenarioError as err:
-        print(f"mlp-tui: {err}", file=sys.stderr)
+        _print_errors(err)
         return EXIT_BAD_INPUT
+
+
+def _print_errors(err: Any) -> None:
+    """Each problem of a ``ScenarioError`` (several if it is a ``ScenarioErrors``) on its
+    own line; the lines are already printable (see ``escape``)."""
+    for problem in err.errors:
+        print(f"mlp-tui: {problem}", file=sys.stderr)
+
+
+def escape(text: object) -> str:
+    """Text that came from a file (a title, a note, a path, a key), made safe to echo on a
+    terminal: control characters are written as escapes (``\\x1b``, ``\\n``), so the
+    file cannot send terminal commands or break a line in two. Error lines are made so
+    when they are raised (``ScenarioError``); everything else the CLI echoes goes here."""
+    from mlp_tui.scenarios.spec import printable
+
+    return printable(text)
+
+
+def _for_terminal(built: Any, raw: bool) -> Any:
+    """``built`` with its title and breakpoint notes escaped for printing as text (``raw``:
+    unchanged, for JSON, which escapes them itself)."""
+    import dataclasses
+
+    if raw:
+        return built
+    notes = built.session.breakpoints
+    notes[:] = [dataclasses.replace(bp, note=escape(bp.note)) for bp in notes]
+    return dataclasses.replace(
+        built, spec=dataclasses.replace(built.spec, title=escape(built.spec.title))
+    )
 
 
 def _open_debugger(scenario: str | None) -> int:
@@ -98,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
     from mlp_tui.ui.format import percent
 
     torch.set_num_threads(1)
-    built = open_scenario(args.scenario)
+    built = _for_terminal(open_scenario(args.scenario), args.json)
     if args.steps is not None and args.steps < 1:
         print(f"mlp-tui: --steps: must be >= 1, got {args.steps}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -257,6 +288,8 @@ def _graph(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    """Validate each file: every problem a file has, one line each, then exit 2; or an
+    "ok" line with what it builds."""
     from mlp_tui.scenarios import ScenarioError, build, load, resolve
 
     status = 0
@@ -265,7 +298,7 @@ def _check(args: argparse.Namespace) -> int:
             spec = load(resolve(name))
             built = build(spec, history_bytes=0)
         except ScenarioError as err:
-            print(f"mlp-tui: {err}", file=sys.stderr)
+            _print_errors(err)
             status = EXIT_BAD_INPUT
             continue
         params = sum(p.numel() for p in built.session.params)
@@ -273,7 +306,7 @@ def _check(args: argparse.Namespace) -> int:
             map(str, [built.data.input_dim, *spec.model.hidden, built.session.params[-1].shape[0]])
         )
         print(
-            f"ok  {spec.path}: {spec.title} ({len(built.data.x)} samples, {dims} net, {params:,} parameters)"
+            f"ok  {escape(spec.path)}: {escape(spec.title)} ({len(built.data.x)} samples, {dims} net, {params:,} parameters)"
         )
     return status
 
@@ -291,7 +324,7 @@ def _list(args: argparse.Namespace) -> int:
 def _new(args: argparse.Namespace) -> int:
     from mlp_tui.scenarios.template import write_template
 
-    path = write_template(Path(args.name))
+    path = escape(write_template(Path(args.name)))
     print(f"wrote {path}: try `mlp-tui check {path}`, then `mlp-tui {path}`")
     return 0
 

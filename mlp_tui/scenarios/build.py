@@ -17,6 +17,7 @@ from mlp_tui.scenarios.datasets import Dataset, DatasetError, load_csv, make_dat
 from mlp_tui.scenarios.mistakes import make_parameters_non_leaf
 from mlp_tui.scenarios.spec import (
     MAX_DATA_VALUES,
+    MAX_MEMORY_BYTES,
     MAX_PARAMETERS,
     OPTIMIZERS,
     ScenarioError,
@@ -67,27 +68,118 @@ def _correct_binary(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return ((logits > 0).to(y.dtype) == y).sum()  # (batch, 1) vs (batch, 1) -> ()
 
 
-def _csv_shape(path: Path) -> tuple[int, int]:
-    """(rows, columns) of a CSV from its header and a count of lines: no parsing."""
-    with path.open("rb") as f:
-        columns = f.readline().count(b",") + 1
-        rows = sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-    return rows, columns
+def _csv_shape(path: Path) -> tuple[int, int] | None:
+    """(rows, columns) of a CSV from its header and a count of lines: no parsing. Lines may
+    end in \\n, \\r\\n or a lone \\r (old Mac files), as the csv module reads them.
+    None if the file cannot be read: reading it for real then says why, naming the key."""
+    newlines = crlf = 0
+    header = b""
+    last = b""
+    try:
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                if newlines == 0:
+                    header += chunk
+                newlines += chunk.count(b"\n") + chunk.count(b"\r")
+                crlf += chunk.count(b"\r\n") + (last == b"\r" and chunk[:1] == b"\n")
+                last = chunk[-1:]
+    except (OSError, ValueError):
+        return None
+    first_line = header.replace(b"\r", b"\n").split(b"\n", 1)[0]
+    rows = newlines - crlf + (last not in (b"", b"\n", b"\r"))  # a last line without an end
+    return max(rows - 1, 0), first_line.count(b",") + 1
+
+
+def _gb(nbytes: float) -> str:
+    return f"{nbytes / 1e9:.1f} GB"
+
+
+def check_memory(
+    spec: ScenarioSpec, rows: int, inputs: int, outputs: int, outputs_key: str
+) -> None:
+    """Refuse a scenario whose step would need more than ``MAX_MEMORY_BYTES``, naming the key
+    to change. An estimate of float32 tensors (4 bytes each), made before any is allocated:
+
+    * a training step on a batch (all rows unless ``training.batch_size``): per sample, each
+      hidden unit's pre-activation and activation (autograd keeps both for the backward
+      pass), their gradients there, and a copy for the debugger's panes (5 per unit); the
+      logits, the loss's shifted, exponentiated and log-probability copies and their
+      gradients (6 per output);
+    * the evaluation of every row at once that ``mlp-tui run`` ends with, without autograd:
+      about 3 values per unit of the widest layer and 4 per output;
+    * the weights, their gradients, up to two optimizer states and the history's first
+      checkpoint (5 per parameter); and the data itself."""
+    hidden = spec.model.hidden
+    batch = spec.training.batch_size
+    batch = batch if 0 < batch < rows else rows
+    units = sum(hidden)
+    train_hidden, train_out = 4 * batch * 5 * units, 4 * batch * 6 * outputs
+    eval_hidden, eval_out = 4 * rows * 3 * max(hidden, default=0), 4 * rows * 4 * outputs
+    params = parameter_count([inputs, *hidden, outputs])
+    state = 4 * params * 5
+    data = 4 * rows * (inputs + outputs)
+    train, evaluate = train_hidden + train_out, eval_hidden + eval_out
+    total = data + state + max(train, evaluate)
+    if total <= MAX_MEMORY_BYTES:
+        return
+    limit = f"this debugger's limit is {_gb(MAX_MEMORY_BYTES)}"
+    if state >= max(train, evaluate):
+        raise ScenarioError(
+            spec.path,
+            "model.hidden",
+            f"{params:,} parameters need about {_gb(state)} with their gradients, optimizer "
+            f"state and first checkpoint; {limit}",
+        )
+    hidden_part, out_part = (
+        (train_hidden, train_out) if train >= evaluate else (eval_hidden, eval_out)
+    )
+    n = batch if train >= evaluate else rows
+    fewer = (
+        "fewer samples or a smaller training.batch_size"
+        if train >= evaluate
+        else "fewer samples (the final evaluation reads them all at once)"
+    )
+    if hidden_part >= out_part:
+        raise ScenarioError(
+            spec.path,
+            "model.hidden",
+            f"{n:,} samples through {units:,} hidden units need about {_gb(total)} "
+            f"(activations and their gradients); {limit}: use narrower layers or {fewer}",
+        )
+    raise ScenarioError(
+        spec.path,
+        outputs_key,
+        f"{outputs:,} classes on {n:,} samples need about {_gb(total)} (the logits and "
+        f"their gradients); {limit}: use fewer classes or {fewer}",
+    )
+
+
+def _spec_outputs(spec: ScenarioSpec) -> int:
+    """The output width a generated data set will need, known from the spec; 1 for a CSV
+    (a lower bound: its classes are known once it is read)."""
+    d = spec.data
+    if spec.loss == "bce" or d.kind in ("sine", "csv"):
+        return 1
+    return d.classes if d.kind in ("spiral", "blobs") else 2
 
 
 def check_sizes(spec: ScenarioSpec) -> None:
     """Refuse data or a model too large for this machine before anything is read or built.
 
     The model's input width is known up front (2 for the plane data sets, 1 for sine, the
-    header for a CSV); its output is at least one unit, so the count is a lower bound."""
+    header for a CSV); for a CSV its output is at least one unit, so the counts are lower
+    bounds there, checked again once the file is read."""
     d = spec.data
     if d.kind == "csv":
-        if not d.path.is_file():
-            return  # load_csv says so, naming the key
-        rows, inputs = _csv_shape(d.path)
-        values = rows * inputs
+        shape = _csv_shape(d.path) if d.path is not None else None
+        if shape is None:
+            return  # load_csv says what is wrong, naming the key
+        rows, columns = shape
+        values = rows * columns
+        inputs = columns
     else:
         inputs = 1 if d.kind == "sine" else 2
+        rows = d.samples
         values = d.samples * inputs
     if values > MAX_DATA_VALUES:
         raise ScenarioError(
@@ -100,6 +192,8 @@ def check_sizes(spec: ScenarioSpec) -> None:
             "model.hidden",
             f"at least {count:,} parameters is more than this debugger's {MAX_PARAMETERS:,}",
         )
+    outputs_key = "data.classes" if d.kind in ("spiral", "blobs") else "data.target"
+    check_memory(spec, rows, max(inputs - (d.kind == "csv"), 1), _spec_outputs(spec), outputs_key)
 
 
 def load_data(spec: ScenarioSpec) -> Dataset:
@@ -162,6 +256,7 @@ def build(spec: ScenarioSpec, history_bytes: int = 256 * 2**20) -> Built:
             "model.hidden",
             f"{parameter_count(dims):,} parameters is more than this debugger's {MAX_PARAMETERS:,}",
         )
+    check_memory(spec, len(data.x), data.input_dim, output_dim, "data.target")
     y = data.y.float()[:, None] if loss == "bce" else data.y  # (samples, 1) targets in {0, 1}
     torch.manual_seed(spec.training.seed)
     activation = ACTIVATION_CLASSES[spec.model.activation]

@@ -20,8 +20,11 @@ from __future__ import annotations
 import csv
 import dataclasses
 import difflib
+import errno
 import math
+import os
 import pathlib
+import stat
 from dataclasses import dataclass
 from typing import Literal
 
@@ -266,9 +269,17 @@ def load_csv(path: pathlib.Path, *, target: str, features: list[str] | None = No
     row 1, so they match an editor's line numbers for files without multi-line fields.
     """
     path = pathlib.Path(path)
-    if not path.exists():
-        raise DatasetError("data.path", f"no such file: {path}")
-    if not path.is_file():
+    if "\0" in str(path):
+        raise DatasetError("data.path", "the path contains a NUL byte")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise DatasetError("data.path", f"no such file: {path}") from None
+    except OSError as err:  # a symlink loop, a name too long, no permission...
+        raise DatasetError("data.path", f"{_reason(err)}: {path}") from None
+    except ValueError:
+        raise DatasetError("data.path", "the path contains a NUL byte") from None
+    if not stat.S_ISREG(st.st_mode):
         raise DatasetError("data.path", f"not a file: {path}")
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:  # -sig: tolerate an Excel BOM
@@ -278,6 +289,8 @@ def load_csv(path: pathlib.Path, *, target: str, features: list[str] | None = No
         raise DatasetError("data.path", f"not UTF-8 text (byte {err.start})") from None
     except csv.Error as err:
         raise DatasetError("data.path", f"not valid CSV: {err}") from None
+    except OSError as err:  # an I/O error while reading (EIO), a file gone meanwhile...
+        raise DatasetError("data.path", f"{_reason(err)}: {path}") from None
     if not rows:
         raise DatasetError("data.path", "empty file: expected a header row")
     header = [name.strip() for name in rows[0][1]]
@@ -340,6 +353,13 @@ def load_csv(path: pathlib.Path, *, target: str, features: list[str] | None = No
     return Dataset(
         x=x, y=y, task="classification", feature_names=feature_names, class_names=class_names
     )
+
+
+def _reason(err: OSError) -> str:
+    """What went wrong, without the file name the message already gives."""
+    if err.errno == errno.ELOOP:
+        return "too many levels of symbolic links (a symlink loop?)"
+    return err.strerror or type(err).__name__
 
 
 def _has_content(row: list[str]) -> bool:

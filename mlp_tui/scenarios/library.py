@@ -6,7 +6,7 @@ import difflib
 from importlib.resources import files
 from pathlib import Path
 
-from mlp_tui.scenarios.spec import ScenarioError, ScenarioSpec, load
+from mlp_tui.scenarios.spec import ScenarioError, ScenarioSpec, load, os_problem
 
 DEFAULT = "xor"
 
@@ -26,8 +26,13 @@ def builtin_names() -> list[str]:
 def resolve(name_or_path: str | Path) -> Path:
     """A path to an existing file, or the name of a built-in scenario (``xor``)."""
     path = Path(name_or_path)
-    if path.is_file():
-        return path
+    try:
+        if path.is_file():
+            return path
+    except OSError as err:  # a name too long for the file system, say
+        raise ScenarioError(path, "", f"cannot read: {os_problem(err)}") from None
+    if "\0" in str(path):
+        raise ScenarioError(path, "", "no such file: the path contains a NUL byte")
     builtin = library_dir() / f"{path.name}.toml"
     if path.suffix == "" and len(path.parts) == 1 and builtin.is_file():
         return builtin

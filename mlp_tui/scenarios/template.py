@@ -8,9 +8,12 @@ format is in docs/scenarios.md.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from mlp_tui.scenarios.spec import ScenarioError
+from mlp_tui.scenarios.spec import ScenarioError, os_problem
+
+MAX_NAME_BYTES = 255  # the longest file name Linux, macOS and Windows file systems take
 
 TEMPLATE = '''\
 # {name}: a scenario for mlp-tui. Open it with `mlp-tui {file}`; check it with
@@ -95,9 +98,21 @@ def write_template(path: Path) -> Path:
     Refuses to overwrite: an existing file is a ``ScenarioError`` naming it.
     """
     path = Path(path)
+    if not path.name or path.name in (".", "..") or path.name == ".toml":
+        raise ScenarioError(path, "", "needs a file name, such as my_scenario")
+    if "\0" in str(path):
+        raise ScenarioError(path, "", "a file name cannot contain a NUL byte")
     if path.suffix != ".toml":
         path = path.with_name(path.name + ".toml")
-    if path.exists():
+    if len(os.fsencode(path.name)) > MAX_NAME_BYTES:
+        raise ScenarioError(
+            path, "", f"the file name is longer than {MAX_NAME_BYTES} bytes (with .toml)"
+        )
+    try:
+        exists = path.exists()
+    except OSError as err:
+        raise ScenarioError(path, "", f"cannot write: {os_problem(err)}") from None
+    if exists:
         raise ScenarioError(path, "", "already exists")
     name, file = _printable(path.stem), _printable(str(path))  # no newline into a comment
     title = name.replace("_", " ").replace("-", " ")
@@ -109,5 +124,5 @@ def write_template(path: Path) -> Path:
     except FileExistsError:
         raise ScenarioError(path, "", "already exists") from None
     except OSError as err:
-        raise ScenarioError(path, "", f"cannot write: {err.strerror or err}") from None
+        raise ScenarioError(path, "", f"cannot write: {os_problem(err)}") from None
     return path

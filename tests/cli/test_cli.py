@@ -8,6 +8,7 @@ that depends on another (``check`` after ``new``) runs in the same worker, after
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -21,6 +22,10 @@ import pytest
 from mlp_tui.scenarios import course, open_scenario
 
 EXIT_BAD_INPUT = 2
+# The subprocesses run in temporary folders: put this checkout first on their path, so they
+# run the code under test, not whichever copy of the package is installed.
+ROOT = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 BAD_KEY = """
 [data]
@@ -59,6 +64,7 @@ def mlp_tui(*args: str, cwd: Path) -> Result:
     done = subprocess.run(
         [sys.executable, "-m", "mlp_tui", *args],
         cwd=cwd,
+        env=ENV,
         capture_output=True,
         text=True,
         timeout=180,
@@ -313,6 +319,7 @@ def streaming_run(steps: int, cwd: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "mlp_tui", "run", "xor", "--steps", str(steps), "--json"],
         cwd=cwd,
+        env=ENV,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
