@@ -98,20 +98,6 @@ def escape(text: object) -> str:
     return printable(text)
 
 
-def _for_terminal(built: Any, raw: bool) -> Any:
-    """``built`` with its title and breakpoint notes escaped for printing as text (``raw``:
-    unchanged, for JSON, which escapes them itself)."""
-    import dataclasses
-
-    if raw:
-        return built
-    notes = built.session.breakpoints
-    notes[:] = [dataclasses.replace(bp, note=escape(bp.note)) for bp in notes]
-    return dataclasses.replace(
-        built, spec=dataclasses.replace(built.spec, title=escape(built.spec.title))
-    )
-
-
 def _open_debugger(scenario: str | None) -> int:
     from mlp_tui.ui.app import run_app
 
@@ -129,7 +115,8 @@ def _run(args: argparse.Namespace) -> int:
     from mlp_tui.ui.format import percent
 
     torch.set_num_threads(1)
-    built = _for_terminal(open_scenario(args.scenario), args.json)
+    built = open_scenario(args.scenario)
+    title = escape(built.spec.title)  # printed as text: no terminal control from a file
     if args.steps is not None and args.steps < 1:
         print(f"mlp-tui: --steps: must be >= 1, got {args.steps}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -137,7 +124,7 @@ def _run(args: argparse.Namespace) -> int:
     session = built.session
     session.end_step = steps
     out: TextIO = sys.stdout
-    progress = _Progress(steps, built.spec.title) if not args.json and out.isatty() else None
+    progress = _Progress(steps, title) if not args.json and out.isatty() else None
 
     def on_step(m) -> None:
         """One record per completed step, whatever stopped on the way."""
@@ -201,13 +188,14 @@ def _run(args: argparse.Namespace) -> int:
         out.write(json.dumps(summary) + "\n")
         return status
     rate = completed / max(elapsed, 1e-9)
-    print(f"{built.spec.title}: {completed} steps in {elapsed:.2f} s ({rate:,.0f} steps/s)")
+    print(f"{title}: {completed} steps in {elapsed:.2f} s ({rate:,.0f} steps/s)")
     print(
         f"  loss on all {len(session.x)} samples: {loss:.6g}"
         + ("" if accuracy is None else f"   accuracy: {percent(accuracy)}")
     )
     for stop in stops:
-        print(f"  step {stop['step']} after {stop['phase']} ({stop['reason']}): {stop['note']}")
+        note = escape(stop["note"])
+        print(f"  step {stop['step']} after {stop['phase']} ({stop['reason']}): {note}")
     if stopped > len(stops):
         print(f"  … and {stopped - len(stops)} more stops")
     if interrupt.requested:

@@ -340,13 +340,14 @@ def test_run_json_into_a_reader_that_stops_early_ends_quietly(tmp_path):
 
 def test_ctrl_c_stops_a_run_at_a_step_end_and_still_prints_the_summary(tmp_path):
     process = streaming_run(10_000_000, tmp_path)
-    for _ in range(50):  # well into training: the interrupt handler is in place
-        process.stdout.readline()
+    # Well into training (the interrupt handler is in place); the run may be stopped right
+    # after the 50th record or a few later, so every line read counts.
+    first = [process.stdout.readline() for _ in range(50)]
     process.send_signal(signal.SIGINT)
     # Read on through the same buffered reader: communicate() would skip what it holds.
     rest, stderr = process.stdout.read(), process.stderr.read()
     process.wait(timeout=180)
-    lines = [json.loads(line) for line in rest.splitlines()]
+    lines = [json.loads(line) for line in [*first, *rest.splitlines()]]
     summary = lines[-1]
     assert process.returncode == 130  # 128 + SIGINT
     assert stderr == ""

@@ -99,7 +99,7 @@ def test_zero_grad_off_warns_and_after_is_before_plus_this_backward() -> None:
     s.step()
     first = [p.grad.clone() for p in s.params]  # step 1's gradients, from the live tensors
     s.zero_grad_enabled = False
-    skipped, _, loss_report = (s.next_phase() for _ in range(3))  # up to step 2's loss
+    skipped, _, _ = (s.next_phase() for _ in range(3))  # up to step 2's loss
     # What this backward will add, computed apart: autograd on the same loss, .grad untouched.
     this = torch.autograd.grad(s._state.loss, s.params, retain_graph=True)
     report = s.next_phase()  # backward
