@@ -174,17 +174,17 @@ def make_torch(spec: Spec) -> tuple[torch.nn.Module, Callable, torch.optim.Optim
     return model, loss_fn, optimizer
 
 
-def accuracy_fn(spec: Spec) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    """What a classification scenario shows next to the loss (one more tensor per step)."""
+def correct_fn(spec: Spec) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """What a classification scenario counts for its accuracy (one more tensor per step)."""
     if spec.loss == "bce":
-        return lambda logits, y: ((logits > 0).float() == y).float().mean()
-    return lambda logits, y: (logits.argmax(dim=1) == y).float().mean()
+        return lambda logits, y: ((logits > 0).to(y.dtype) == y).sum()
+    return lambda logits, y: (logits.argmax(dim=1) == y).sum()
 
 
 def make_session(spec: Spec, x: torch.Tensor, y: torch.Tensor) -> Session:
     model, loss_fn, optimizer = make_scratch(spec)
     return Session(
-        model, loss_fn, optimizer, x, y, batch_size=0, seed=SEED, accuracy=accuracy_fn(spec)
+        model, loss_fn, optimizer, x, y, batch_size=0, seed=SEED, correct=correct_fn(spec)
     )
 
 
@@ -406,7 +406,7 @@ def memory_child(name: str, steps: int) -> dict:
 
     exact = reset_peak() and exact
     start = proc_status()["VmRSS"]
-    session = Session(*session_parts, x, y, batch_size=0, seed=SEED, accuracy=accuracy_fn(spec))
+    session = Session(*session_parts, x, y, batch_size=0, seed=SEED, correct=correct_fn(spec))
     session.run(steps)
     session.step()
     status = proc_status()
