@@ -68,14 +68,14 @@ lr = 0.2
 # betas = [0.9, 0.999]   # adam and adamw
 
 [training]
-steps = 300         # what `mlp-tui run` and the c key aim for
+steps = 300         # what `mlp-tui run` trains, and where the c key pauses (c again goes on)
 batch_size = 0      # 0: the whole data set every step
 seed = 0            # seeds the initial weights
 zero_grad = true    # false: .grad accumulates across steps (the classic bug)
 
 # Breakpoints stop a run so the learner can look. Each needs at least one of step, phase,
 # when, nonfinite; all the parts given must hold. A `when` condition fires when it becomes
-# true. Metrics: loss, accuracy, step, grad_norm.W0, delta_norm.W0, update_ratio.W0,
+# true. Metrics: loss, accuracy, step, zeroed, grad_norm.W0, delta_norm.W0, update_ratio.W0,
 # dead_fraction.h0 (parameters W0, b0, W1, ...; hidden layers h0, h1, ...).
 [[breakpoints]]
 when = "accuracy >= 0.9"
