@@ -47,6 +47,15 @@ class Watcher:
     def step_done(self, s: StepState) -> None: ...
 
 
+def _norms(tensors: list[torch.Tensor]) -> list[float]:
+    """``stats.norms`` for tensors outside autograd, on the hot path: one kernel call and
+    one read-back; only an overflow (a float32 norm of finite values) takes the long way."""
+    if not tensors:
+        return []
+    values = torch.stack(torch._foreach_norm(tensors)).tolist()
+    return values if math.inf not in values else norms(tensors)
+
+
 def accuracy_of(correct: CorrectFn, pred: torch.Tensor, y: torch.Tensor) -> Accuracy:
     """Correct predictions over the batch, exactly: 190/200, never 0.949999988."""
     return Accuracy(int(correct(pred.detach(), y)), len(y))
@@ -66,6 +75,11 @@ class Figures(Watcher):
         self, named: Sequence[tuple[str, torch.Tensor]], correct: CorrectFn | None
     ) -> None:
         self._named = list(named)
+        # Detached once: the parameters are updated and restored in place, so these views
+        # always show their current values, without autograd recording the norms.
+        self._values = [p.detach() for _, p in self._named]
+        self._grad_keys = {n: f"grad_norm.{n}" for n, _ in self._named}
+        self._delta_keys = [(f"delta_norm.{n}", f"update_ratio.{n}") for n, _ in self._named]
         self._correct = correct
         self.metrics: dict[str, float | Fraction] = {}
         self.nonfinite: list[str] = []
@@ -115,30 +129,30 @@ class Figures(Watcher):
 
     def backward_done(self, s: StepState) -> None:
         have = [(n, p.grad) for n, p in self._named if p.is_leaf and p.grad is not None]
-        values = norms([g for _, g in have])
+        values = _norms([g for _, g in have])
         self.nonfinite = []
         for (name, _), value in zip(have, values, strict=True):
-            self.metrics[f"grad_norm.{name}"] = value
+            self.metrics[self._grad_keys[name]] = value
             if not math.isfinite(value):
                 self.nonfinite.append(f"{name}.grad")
 
     def step_starts(self, s: StepState) -> None:
         if self._want_deltas:  # one call copies them all
-            self._before = torch._foreach_mul([p.detach() for _, p in self._named], 1.0)
+            self._before = torch._foreach_mul(self._values, 1.0)
 
     def step_done(self, s: StepState) -> None:
-        after = [p.detach() for _, p in self._named]
+        after = self._values
         if self._before is None:
-            values = norms(after)  # whether every update left its parameter finite
+            values = _norms(after)  # whether every update left its parameter finite
         else:
             deltas = torch._foreach_sub(after, self._before)
-            figures = norms([*deltas, *self._before, *after])  # one read-back for all
+            figures = _norms([*deltas, *self._before, *after])  # one read-back for all
             n = len(after)
-            for (name, _), delta, weight in zip(
-                self._named, figures[:n], figures[n : 2 * n], strict=True
+            for (delta_key, ratio_key), delta, weight in zip(
+                self._delta_keys, figures[:n], figures[n : 2 * n], strict=True
             ):
-                self.metrics[f"delta_norm.{name}"] = delta
-                self.metrics[f"update_ratio.{name}"] = delta / weight if weight > 0 else math.inf
+                self.metrics[delta_key] = delta
+                self.metrics[ratio_key] = delta / weight if weight > 0 else math.inf
             values = figures[2 * n :]
             self._before = None
         self.nonfinite = [

@@ -164,9 +164,14 @@ class SwitchLog:
         self._at: list[int] = []  # phase numbers where the switches changed, ascending
         self._switches: list[Switches] = []
 
+    @property
+    def last(self) -> Switches | None:
+        """The switches the latest recorded phase ran with."""
+        return self._switches[-1] if self._switches else None
+
     def record(self, phase: int, switches: Switches) -> None:
         """Note the switches ``phase`` runs with (kept only if they differ from the last)."""
-        if not self._switches or self._switches[-1] != switches:
+        if self.last != switches:
             self._at.append(phase)
             self._switches.append(switches)
 

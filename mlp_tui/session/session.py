@@ -343,7 +343,9 @@ class Session:
                 self.history.add(self._checkpoint(self.step_no))
         elif full and self._capture is None:
             self._goto(self.step_no, self.done)  # watch the step in flight from its start
-        self._switch_log.record(self._clock(), (self.zero_grad_enabled, self.optimizer.lr))
+        switches = (self.zero_grad_enabled, self.optimizer.lr)
+        if switches != self._switch_log.last:
+            self._switch_log.record(self._clock(), switches)
         return self._run_phase()
 
     def _run_phase(self) -> Stop | None:
