@@ -1,6 +1,6 @@
 """Layering: the engine never needs the UI, and each layer imports only the ones below it.
 
-scratch  <  trace  <  session  <  scenarios  <  ui
+scratch  <  trace  <  session  <  scenarios  <  ui  <  cli
 """
 
 from __future__ import annotations
@@ -19,9 +19,11 @@ HEADLESS = ("scratch", "trace", "session", "scenarios")
 
 # What each layer must not import, directly or lazily (inside a function, under TYPE_CHECKING).
 FORBIDDEN = {
-    "scratch": ("trace", "session", "scenarios", "ui"),
-    "trace": ("session", "scenarios", "ui"),
-    "session": ("scenarios", "ui"),
+    "scratch": ("trace", "session", "scenarios", "ui", "cli"),
+    "trace": ("session", "scenarios", "ui", "cli"),
+    "session": ("scenarios", "ui", "cli"),
+    "scenarios": ("ui", "cli"),
+    "ui": ("cli",),
 }
 
 _IMPORT_ALL = """

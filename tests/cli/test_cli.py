@@ -1,24 +1,27 @@
-"""The real ``mlp-tui`` command, run in subprocesses as a user (or a script) runs it.
+"""The ``mlp-tui`` command as a user (or a script) runs it.
 
-Each subprocess imports torch, which costs a second or more, so the commands run once per
-module, a few at a time, in a fixture; each test then reads the result it needs. A command
-that depends on another (``check`` after ``new``) runs in the same worker, after it.
+``cli.main`` is the command: most tests call it in-process, in the folder a user would be
+in, with its output captured, once per module in a fixture (each test then reads the result
+it needs). Real processes are kept for what only a process shows: the console script, a
+reader closing the pipe, and Ctrl-C.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
 import signal
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from mlp_tui import cli
 from mlp_tui.scenarios import course, open_scenario
 
 EXIT_BAD_INPUT = 2
@@ -61,16 +64,19 @@ class Result:
 
 
 def mlp_tui(*args: str, cwd: Path) -> Result:
-    done = subprocess.run(
-        [sys.executable, "-m", "mlp_tui", *args],
-        cwd=cwd,
-        env=ENV,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-    )
-    return Result(tuple(args), done.returncode, done.stdout, done.stderr)
+    """``mlp-tui ARGS`` run in ``cwd``: its exit status and what it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = cli.main(list(args))
+            except SystemExit as exit_:  # argparse's own refusals
+                status = exit_.code
+    finally:
+        os.chdir(before)
+    return Result(tuple(args), status, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +92,7 @@ def work(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def ran(work) -> dict[str, Result]:
-    """Every command the tests read, run once; at most three at a time."""
+    """Every command the tests read, run once."""
     single = {
         "list": ("list",),
         "json_a": ("run", "xor", "--json", "--steps", "5"),
@@ -102,18 +108,10 @@ def ran(work) -> dict[str, Result]:
         "diverges": ("run", "lr-too-high", "--json"),
     }
 
-    def new_then_check() -> dict[str, Result]:
-        return {
-            "new": mlp_tui("new", "starter", cwd=work),
-            "new_check": mlp_tui("check", "starter.toml", cwd=work),
-            "new_again": mlp_tui("new", "starter.toml", cwd=work),
-        }
-
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        chained = pool.submit(new_then_check)
-        futures = {name: pool.submit(mlp_tui, *args, cwd=work) for name, args in single.items()}
-        results = {name: future.result() for name, future in futures.items()}
-        results.update(chained.result())
+    results = {name: mlp_tui(*args, cwd=work) for name, args in single.items()}
+    results["new"] = mlp_tui("new", "starter", cwd=work)
+    results["new_check"] = mlp_tui("check", "starter.toml", cwd=work)
+    results["new_again"] = mlp_tui("new", "starter.toml", cwd=work)
     return results
 
 
@@ -325,6 +323,17 @@ def streaming_run(steps: int, cwd: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_the_console_script_is_installed_and_runs(tmp_path):
+    """`mlp-tui` itself, the entry point the README's install puts beside the interpreter."""
+    script = Path(sys.executable).with_name("mlp-tui")
+    assert script.exists(), "install the package as the README says: pip install -e ."
+    done = subprocess.run(
+        [str(script), "list"], cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stderr == ""
+    assert [line.split()[1] for line in done.stdout.splitlines()] == [s.name for s in course()]
 
 
 def test_run_json_into_a_reader_that_stops_early_ends_quietly(tmp_path):

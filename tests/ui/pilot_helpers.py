@@ -20,3 +20,14 @@ async def settle(pilot, timeout: float = 30.0) -> None:
             break
         await pilot.pause(0.02)
     await pilot.pause()
+
+
+async def wait_until(pilot, condition, timeout: float = 30.0) -> None:
+    """Wait until ``condition()`` holds (polled between frames); fail if it never does.
+    Waiting for what the test needs, not for a fixed time, keeps a loaded machine from
+    turning a sleep too short into a failure, or a sleep too long into wasted seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"timed out waiting for {condition}"
+        await pilot.pause(0.02)

@@ -9,7 +9,7 @@ import torch
 
 from mlp_tui.session.phases import PHASES
 from mlp_tui.ui.app import MlpTuiApp
-from tests.ui.pilot_helpers import settle
+from tests.ui.pilot_helpers import settle, wait_until
 
 
 def run(coro) -> None:
@@ -140,8 +140,7 @@ def test_c_again_pauses_a_long_run():
             session.set_breakpoints([])
             session.end_step = 10**9  # nothing ends this run but the key
             await pilot.press("c")
-            await pilot.pause(0.6)
-            assert app.runner.running
+            await wait_until(pilot, lambda: app.runner.running and app.report.step > 5)
             await pilot.press("c")
             await settle(pilot)
             assert not app.runner.running and app.report.step > 5
@@ -164,7 +163,7 @@ def test_c_pauses_at_the_end_of_the_scenarios_steps_and_c_again_goes_on():
             assert "step 300 · after step" in status
             assert "end of the scenario's steps (c goes on)" in status
             await pilot.press("c")
-            await pilot.pause(0.3)
+            await wait_until(pilot, lambda: app.report.step > 300)  # progress reports
             await pilot.press("c")  # pause it again
             await settle(pilot)
             assert app.report.step > 300 and app.report.stop is None
@@ -395,7 +394,10 @@ def test_the_command_palette_runs_the_debugger_actions():
             await pilot.press("ctrl+p")
             await pilot.pause()
             await pilot.press(*"Next phase")
-            await pilot.pause(0.3)
+            from textual.command import CommandList
+
+            commands = app.screen.query_one(CommandList)
+            await wait_until(pilot, lambda: commands.option_count > 0)  # the search is done
             await pilot.press("enter")
             await settle(pilot)
             assert app.report.phase == "zero_grad"
@@ -411,10 +413,9 @@ def test_q_while_training_stops_the_thread_and_quits_with_status_0():
             app.runner.built.session.set_breakpoints([])
             app.runner.built.session.end_step = 10**9  # nothing ends this run but q
             await pilot.press("c")
-            await pilot.pause(0.5)
-            assert app.runner.running
+            await wait_until(pilot, lambda: app.runner.running)
             await pilot.press("q")
-            await pilot.pause(0.5)
+            await wait_until(pilot, lambda: app.return_code is not None)
         assert app.return_code == 0
         assert not app.runner._thread.is_alive()  # no training left running at exit
 

@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Callable
 
 import torch
-from textual.app import App, ComposeResult
 from textual.widgets import Static
 
 from mlp_tui.scenarios import open_scenario
@@ -23,13 +22,7 @@ from mlp_tui.trace.deltas import capture_deltas
 from mlp_tui.ui.format import log10, num
 from mlp_tui.ui.widgets.delta_pane import WAITING, DeltaPane
 from mlp_tui.ui.widgets.heatmap import Heatmap
-
-
-class DeltaApp(App[None]):
-    """A screen holding one DeltaPane."""
-
-    def compose(self) -> ComposeResult:
-        yield DeltaPane()
+from tests.ui.pane_harness import PaneApp
 
 
 def shown(*reports: Report, size: tuple[int, int] = (100, 30)) -> list[dict]:
@@ -40,7 +33,7 @@ def shown(*reports: Report, size: tuple[int, int] = (100, 30)) -> list[dict]:
     """
 
     async def run() -> list[dict]:
-        app = DeltaApp()
+        app = PaneApp(DeltaPane, "DeltaApp")
         out = []
         async with app.run_test(size=size) as pilot:
             pane = app.query_one(DeltaPane)
@@ -209,7 +202,7 @@ def test_a_scenario_with_more_parameters_rebuilds_the_list() -> None:
     assert len(small_again["heatmaps"]) == 4
 
 
-def snapshot_app() -> tuple[DeltaApp, Callable]:
+def snapshot_app() -> tuple[PaneApp, Callable]:
     """XOR after its second step: a plain SGD update on every parameter."""
     s = xor_session()
     s.step()
@@ -219,7 +212,7 @@ def snapshot_app() -> tuple[DeltaApp, Callable]:
         pilot.app.query_one(DeltaPane).show(report)  # no keys pressed: just draw
         await pilot.pause()
 
-    return DeltaApp(), run_before
+    return PaneApp(DeltaPane, "DeltaApp"), run_before
 
 
 def test_snapshot_after_step(snap_compare) -> None:

@@ -24,13 +24,7 @@ from mlp_tui.session.session import Session
 from mlp_tui.ui.format import num, shape
 from mlp_tui.ui.widgets.grad_pane import ACCUMULATING, GradPane
 from mlp_tui.ui.widgets.heatmap import Heatmap
-
-
-class GradApp(App[None]):
-    """A screen holding one GradPane."""
-
-    def compose(self) -> ComposeResult:
-        yield GradPane()
+from tests.ui.pane_harness import PaneApp
 
 
 def shown(*reports: Report, size: tuple[int, int] = (100, 30)) -> list[dict]:
@@ -41,7 +35,7 @@ def shown(*reports: Report, size: tuple[int, int] = (100, 30)) -> list[dict]:
     """
 
     async def run() -> list[dict]:
-        app = GradApp()
+        app = PaneApp(GradPane, "GradApp")
         out = []
         async with app.run_test(size=size) as pilot:
             pane = app.query_one(GradPane)
@@ -203,7 +197,7 @@ def test_showing_before_mount_is_applied_on_mount() -> None:
     assert asyncio.run(run()) == ".grad · after backward #1"
 
 
-def snapshot_app() -> tuple[GradApp, Callable]:
+def snapshot_app() -> tuple[PaneApp, Callable]:
     """Step 2 of XOR with zero_grad switched off, stopped after backward: accumulation."""
     s = xor_session()
     s.step()
@@ -214,7 +208,7 @@ def snapshot_app() -> tuple[GradApp, Callable]:
         pilot.app.query_one(GradPane).show(report)  # no keys pressed: just draw
         await pilot.pause()
 
-    return GradApp(), run_before
+    return PaneApp(GradPane, "GradApp"), run_before
 
 
 def test_snapshot_after_backward_accumulating(snap_compare) -> None:

@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 
 import pytest
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.widgets import Markdown
 
 from mlp_tui.scenarios import Built, open_scenario
@@ -22,6 +22,7 @@ from mlp_tui.session.report import Report
 from mlp_tui.session.session import Session
 from mlp_tui.trace.pitfalls import Pitfall
 from mlp_tui.ui.widgets.lesson_pane import LessonPane, note_lines
+from tests.ui.pane_harness import PaneApp, flat, screen_text
 
 SINE = """
 [scenario]
@@ -72,28 +73,11 @@ def fixed_scenario(tmp_path: Path) -> Built:
     return open_scenario(str(path))
 
 
-class LessonApp(App[None]):
-    """A screen with one LessonPane."""
-
-    def compose(self) -> ComposeResult:
-        yield LessonPane()
-
-
-def screen_text(app: App) -> str:
-    """The whole screen as plain text, one line per row (wrapped lines joined by spaces)."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-def flat(text: str) -> str:
-    """Screen text with borders and line breaks squeezed out, to find wrapped sentences."""
-    return " ".join(text.replace("│", " ").split())
-
-
 def run_with(built: Built, report: Report | None, size=(100, 30)):
     """Mount a LessonPane, set the scenario's lesson, show ``report``; return the app."""
 
     async def run(check) -> None:
-        app = LessonApp()
+        app = PaneApp(LessonPane, "LessonApp")
         async with app.run_test(size=size) as pilot:
             pane = app.query_one(LessonPane)
             pane.set_lesson(built.spec.title, built.spec.lesson)
@@ -266,13 +250,6 @@ def test_small_sizes_do_not_crash() -> None:
     asyncio.run(run_with(built, report)(check))
 
 
-class SnapshotApp(App[None]):
-    """A fixed lesson, stopped at its accuracy breakpoint."""
-
-    def compose(self) -> ComposeResult:
-        yield LessonPane()
-
-
 def test_snapshot(snap_compare, tmp_path: Path) -> None:
     built = fixed_scenario(tmp_path)
     report = built.session.run(300)  # stops at the breakpoint: accuracy >= 0.9
@@ -286,4 +263,6 @@ def test_snapshot(snap_compare, tmp_path: Path) -> None:
         pane.show(report)
         await pilot.pause()
 
-    assert snap_compare(SnapshotApp(), terminal_size=(100, 30), run_before=run_before)
+    assert snap_compare(
+        PaneApp(LessonPane, "SnapshotApp"), terminal_size=(100, 30), run_before=run_before
+    )

@@ -10,8 +10,6 @@ import asyncio
 import math
 from pathlib import Path
 
-from textual.app import App, ComposeResult
-
 from mlp_tui.scenarios import open_scenario
 from mlp_tui.session.report import Report
 from mlp_tui.session.session import Session
@@ -19,6 +17,7 @@ from mlp_tui.ui.format import num
 from mlp_tui.ui.widgets.boundary_plot import POINT_MARKERS
 from mlp_tui.ui.widgets.loss_curve import downsample, sparkline
 from mlp_tui.ui.widgets.loss_pane import LossPane, diverged_at
+from tests.ui.pane_harness import FIXED_XOR, PaneApp, screen_text
 
 SINE = """
 [scenario]
@@ -27,40 +26,6 @@ title = "Sine, 1-D regression"
 kind = "sine"
 samples = 100
 """
-
-
-# A fixed copy of the XOR scenario for the snapshot, so it does not change when the shipped
-# scenario's settings do.
-FIXED_XOR = """
-[scenario]
-title = "Fixed XOR"
-[data]
-kind = "xor"
-samples = 200
-noise = 0.25
-seed = 0
-[model]
-hidden = [4]
-activation = "tanh"
-init = "xavier"
-[loss]
-kind = "bce"
-[optimizer]
-kind = "sgd"
-lr = 0.5
-"""
-
-
-class LossApp(App[None]):
-    """A screen with one LossPane."""
-
-    def compose(self) -> ComposeResult:
-        yield LossPane()
-
-
-def screen_text(app: App) -> str:
-    """The whole screen as plain text, one line per row."""
-    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 def sine_session(tmp_path: Path) -> Session:
@@ -96,7 +61,7 @@ def test_curve_is_downsampled_and_metrics_show_last_loss_and_accuracy() -> None:
     assert len(report.losses) == 400
 
     async def run() -> None:
-        app = LossApp()
+        app = PaneApp(LossPane, "LossApp")
         async with app.run_test(size=(100, 30)) as pilot:
             pane = app.query_one(LossPane)
             await show(pilot, pane, report)
@@ -128,7 +93,7 @@ def test_after_30_steps_every_loss_is_plotted() -> None:
     report = session.run(30)
 
     async def run() -> None:
-        app = LossApp()
+        app = PaneApp(LossPane, "LossApp")
         async with app.run_test(size=(100, 30)) as pilot:
             pane = app.query_one(LossPane)
             await show(pilot, pane, report)
@@ -185,7 +150,7 @@ def test_nonfinite_loss_does_not_crash_and_says_diverged(tmp_path: Path) -> None
     step, value = diverged_at(report.losses)
 
     async def run() -> None:
-        app = LossApp()
+        app = PaneApp(LossPane, "LossApp")
         async with app.run_test(size=(100, 30)) as pilot:
             pane = app.query_one(LossPane)
             await show(pilot, pane, report, session)
@@ -210,7 +175,7 @@ def test_boundary_shown_for_2d_data_and_hidden_for_1d(tmp_path: Path) -> None:
     assert sine.boundary() is None  # one feature: nothing to draw
 
     async def run() -> None:
-        app = LossApp()
+        app = PaneApp(LossPane, "LossApp")
         async with app.run_test(size=(100, 30)) as pilot:
             pane = app.query_one(LossPane)
             await show(pilot, pane, xor_report, xor)
@@ -265,7 +230,7 @@ def test_narrow_pane_stacks_then_hides_boundary_and_survives_tiny_sizes() -> Non
     report = session.run(30)
 
     async def run() -> None:
-        app = LossApp()
+        app = PaneApp(LossPane, "LossApp")
         async with app.run_test(size=(80, 24)) as pilot:
             pane = app.query_one(LossPane)
             await show(pilot, pane, report, session)
@@ -305,7 +270,7 @@ def test_plot_is_rebuilt_only_when_the_losses_change() -> None:
     report = session.run(10)
 
     async def run() -> None:
-        app = LossApp()
+        app = PaneApp(LossPane, "LossApp")
         async with app.run_test(size=(100, 30)) as pilot:
             pane = app.query_one(LossPane)
             await show(pilot, pane, report)
@@ -336,7 +301,7 @@ def test_before_any_loss_the_curve_says_so() -> None:
     session = open_scenario("xor").session
 
     async def run() -> None:
-        app = LossApp()
+        app = PaneApp(LossPane, "LossApp")
         async with app.run_test(size=(100, 30)) as pilot:
             pane = app.query_one(LossPane)
             await show(pilot, pane, session.report())
@@ -353,7 +318,7 @@ def test_clear_forgets_the_previous_scenario() -> None:
     report = session.run(10)
 
     async def run() -> None:
-        app = LossApp()
+        app = PaneApp(LossPane, "LossApp")
         async with app.run_test(size=(100, 30)) as pilot:
             pane = app.query_one(LossPane)
             await show(pilot, pane, report, session)
@@ -369,13 +334,6 @@ def test_clear_forgets_the_previous_scenario() -> None:
     asyncio.run(run())
 
 
-class SnapshotApp(App[None]):
-    """XOR after 30 steps: the curve and the boundary side by side."""
-
-    def compose(self) -> ComposeResult:
-        yield LossPane()
-
-
 def test_snapshot(snap_compare, tmp_path: Path) -> None:
     path = tmp_path / "fixed.toml"
     path.write_text(FIXED_XOR)
@@ -386,4 +344,6 @@ def test_snapshot(snap_compare, tmp_path: Path) -> None:
         # No keys: lay out, then show the report and the boundary sized for the pane.
         await show(pilot, pilot.app.query_one(LossPane), report, session)
 
-    assert snap_compare(SnapshotApp(), terminal_size=(100, 30), run_before=run_before)
+    assert snap_compare(
+        PaneApp(LossPane, "SnapshotApp"), terminal_size=(100, 30), run_before=run_before
+    )
