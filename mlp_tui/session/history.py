@@ -135,6 +135,11 @@ class History:
                 return self._by_step[kept]
         return None
 
+    def drop_before(self, step: int) -> None:
+        """Forget the checkpoints of steps before ``step`` (their losses were folded)."""
+        while self._by_step and next(iter(self._by_step)) < step:
+            self._drop(next(iter(self._by_step)))
+
     def truncate_after(self, step: int) -> None:
         """Forget the future beyond ``step``: stepping again will write it anew."""
         while self._by_step and next(reversed(self._by_step)) > step:  # newest first: O(dropped)

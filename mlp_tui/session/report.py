@@ -10,6 +10,7 @@ from functools import cached_property
 import torch
 
 from mlp_tui.session.breakpoints import Breakpoint
+from mlp_tui.session.losses import Folded
 from mlp_tui.session.phases import Phase
 from mlp_tui.trace.deltas import DeltaCapture
 from mlp_tui.trace.grads import GradCapture
@@ -155,10 +156,17 @@ class Report:
     activations: tuple[ActivationView, ...]
     optimizer_state: tuple[dict, ...]
     pitfalls: tuple[Pitfall, ...]
-    losses: tuple[float, ...]  # one per step whose loss phase has run
+    losses: tuple[float, ...]  # one per step whose loss phase has run, from loss_start on
     metrics: dict[str, float | Fraction]
     stop: Stop | None = None
     complete: bool = True  # False: a step that ran unwatched (no graph, grads or deltas)
+    loss_start: int = 1  # the step of losses[0]; the steps before it are folded
+    folded_losses: tuple[Folded, ...] = ()  # steps before loss_start, as the curve draws them
+
+    @property
+    def loss_steps(self) -> int:
+        """The last step with a loss (0 before any)."""
+        return self.loss_start - 1 + len(self.losses)
 
     @property
     def position(self) -> str:

@@ -23,6 +23,7 @@ from mlp_tui.session.breakpoints import Breakpoint
 from mlp_tui.session.capture import FullCapture
 from mlp_tui.session.figures import CorrectFn, Figures, Watcher, accuracy_of
 from mlp_tui.session.history import Checkpoint, History, SwitchLog
+from mlp_tui.session.losses import LossLog
 from mlp_tui.session.phases import PHASES, Phase
 from mlp_tui.session.report import (
     Accuracy,
@@ -113,7 +114,7 @@ class Session:
         self.done = len(PHASES)  # phases completed in that step
         self._batch_rng = torch.Generator().manual_seed(seed)
         self._state = StepState()
-        self._losses: list[float] = []
+        self._losses = LossLog()
         self._figures = Figures(self.named, correct)
         self._capture: FullCapture | None = None  # the step in flight, when fully watched
         self._watchers: tuple[Watcher, ...] = (self._figures,)
@@ -149,7 +150,8 @@ class Session:
 
     @property
     def losses(self) -> list[float]:
-        return self._losses
+        """The losses of the steps kept exactly (from step ``loss_start`` on; see losses.py)."""
+        return self._losses.exact
 
     def set_breakpoints(self, breakpoints: Sequence[Breakpoint]) -> None:
         """Replace the breakpoints; each is armed (a condition fires when it becomes true)."""
@@ -299,6 +301,8 @@ class Session:
         for w in self._watchers:
             w.loss_done(s)
         self._losses.append(self._figures.metrics["loss"])
+        if self._losses.fold_due:  # a long run: fold early steps, and forget going back there
+            self.history.drop_before(self._losses.fold())
 
     def _backward(self, s: StepState) -> None:
         for w in self._watchers:
@@ -436,7 +440,7 @@ class Session:
             self._capture, self._watchers, self._layer_watchers = None, (self._figures,), ()
             self._losses.clear()
         else:
-            del self._losses[checkpoint.step - 1 :]
+            self._losses.truncate(checkpoint.step - 1)
             for replayed in range(checkpoint.step, step + 1):
                 last = replayed == step
                 self._begin_step(replayed, full=last)
@@ -494,10 +498,12 @@ class Session:
             optimizer_state=tuple(d.state for d in deltas)
             or tuple(copy_state(st, self._copy) for st in self.optimizer.state),
             pitfalls=tuple(found),
-            losses=tuple(self._losses),
+            losses=tuple(self._losses.exact),
             metrics=dict(self._figures.metrics),
             stop=stop,
             complete=c is not None or self.step_no == 0,
+            loss_start=self._losses.start,
+            folded_losses=tuple(self._losses.folded),
         )
 
 

@@ -347,3 +347,29 @@ def test_snapshot(snap_compare, tmp_path: Path) -> None:
     assert snap_compare(
         PaneApp(LossPane, "SnapshotApp"), terminal_size=(100, 30), run_before=run_before
     )
+
+
+def test_a_long_run_draws_its_folded_early_steps_and_labels_the_last() -> None:
+    from mlp_tui.session.losses import LossLog
+
+    session = open_scenario("xor").session
+    session.set_breakpoints([])
+    session.end_step = 0  # no pause at xor's 300 steps
+    session._losses = LossLog(keep=16, buckets=4)  # a long run, made short
+    seen: list[float] = []
+    session.run(600, on_step=lambda m: seen.append(m.loss), replay=False)
+    report = session.capture()
+    assert report.loss_start > 1 and report.folded_losses
+
+    async def run() -> None:
+        app = PaneApp(LossPane, "LossApp")
+        async with app.run_test(size=(100, 30)) as pilot:
+            pane = app.query_one(LossPane)
+            await show(pilot, pane, report)
+            steps, ys = pane.curve.plotted_points
+            assert steps[0] < report.loss_start and steps[-1] == 600  # early and recent
+            assert max(ys) == max(seen) and min(ys) == min(seen)  # extremes kept
+            assert f"step 600: loss {num(seen[-1])}" in pane.metrics_text
+            assert "600" in screen_text(app)  # the x axis runs to the last step
+
+    asyncio.run(run())

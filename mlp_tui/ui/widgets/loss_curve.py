@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from rich.color import Color
 from rich.style import Style
@@ -18,24 +19,29 @@ from rich.text import Text
 
 from mlp_tui.ui.widgets.plot_lines import PlotLines, fits, ticks
 
+if TYPE_CHECKING:
+    from mlp_tui.session.losses import Folded
+
 CURVE_COLOR = (255, 170, 60)
 """RGB of the loss line (orange, readable on light and dark canvases)."""
 
 
-def downsample(values: Sequence[float], buckets: int) -> tuple[list[int], list[float]]:
+def downsample(
+    values: Sequence[float], buckets: int, steps: Sequence[int] | None = None
+) -> tuple[list[int], list[float]]:
     """At most ``2 * buckets`` (step, value) points: the min and max of each bucket.
 
-    Steps count from 1. Non-finite values are dropped first (plotext cannot place them);
-    the rest is cut into ``buckets`` runs of near-equal length and each run keeps its
-    smallest and largest value, in step order, so spikes and dips stay visible and the
-    overall min/max are exactly those of the data.
+    Steps count from 1 unless given. Non-finite values are dropped first (plotext cannot
+    place them); the rest is cut into ``buckets`` runs of near-equal length and each run
+    keeps its smallest and largest value, in step order, so spikes and dips stay visible
+    and the overall min/max are exactly those of the data.
     """
+    steps = range(1, len(values) + 1) if steps is None else steps
     if all(map(math.isfinite, values)):
-        steps = list(range(1, len(values) + 1))
-        ys = list(values)
+        steps, ys = list(steps), list(values)
     else:
-        steps = [i for i, v in enumerate(values, 1) if math.isfinite(v)]
-        ys = [values[i - 1] for i in steps]
+        kept = [(i, v) for i, v in zip(steps, values, strict=True) if math.isfinite(v)]
+        steps, ys = [i for i, _ in kept], [v for _, v in kept]
     n = len(ys)
     buckets = max(1, buckets)
     if n <= 2 * buckets:
@@ -89,14 +95,22 @@ class LossCurve(PlotLines):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.losses: tuple[float, ...] = ()
-        """All the losses so far, one per step (not downsampled)."""
+        """The losses of every step so far, as the session keeps them: the early steps of a
+        long run folded into their lowest and highest points (see session/losses.py)."""
+        self.steps: tuple[int, ...] = ()
+        """The step of each of ``losses``."""
         self.plotted_points: tuple[tuple[int, ...], tuple[float, ...]] = ((), ())
         """The (steps, losses) last handed to plotext: what the curve really draws."""
         self.log_scale = False
         """Whether the last build used a log y axis (the finite losses span > 2 decades)."""
 
-    def set_losses(self, losses: tuple[float, ...]) -> None:
-        self.losses = losses
+    def set_losses(
+        self, losses: tuple[float, ...], start: int = 1, folded: Sequence[Folded] = ()
+    ) -> None:
+        """The losses of steps ``start`` on, after the ``folded`` early steps."""
+        early = [point for run in folded for point in run.points]
+        self.steps = (*(step for step, _ in early), *range(start, start + len(losses)))
+        self.losses = (*(value for _, value in early), *losses)
         self.invalidate()
 
     def draw(self, width: int, height: int) -> Text | None:
@@ -105,7 +119,7 @@ class LossCurve(PlotLines):
         if not fits(width, height):  # no room for axes: a sparkline still shows the trend
             lines = sparkline(self.losses, width, height)
             return Text("\n".join(lines), style=Style(color=Color.from_rgb(*CURVE_COLOR)))
-        steps, ys = downsample(self.losses, width)
+        steps, ys = downsample(self.losses, width, self.steps)
         self.plotted_points = (tuple(steps), tuple(ys))
         if not ys:  # every loss is inf/NaN
             return Text("no finite loss to plot", style="bold red")
@@ -119,7 +133,7 @@ class LossCurve(PlotLines):
             lo, hi = lo - pad, hi + pad
             plt.ylim(lo, hi)
         plt.yticks(*ticks(lo, hi, max(2, min(5, (height - 2) // 2)), self.log_scale))
-        last = len(self.losses)
+        last = self.steps[-1]
         xticks = sorted({1, (1 + last) // 2, last}) if width >= 30 else sorted({1, last})
         plt.xticks(xticks, [str(t) for t in xticks])
         plt.xlim(1, max(last, 2))

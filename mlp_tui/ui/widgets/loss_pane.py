@@ -15,18 +15,25 @@ from textual.app import ComposeResult
 from textual.containers import Container, Vertical
 from textual.widgets import Static
 
+from mlp_tui.session.losses import Folded
 from mlp_tui.session.report import Boundary, Report
 from mlp_tui.ui.format import accuracy, num
 from mlp_tui.ui.widgets.boundary_plot import BoundaryPlot
 from mlp_tui.ui.widgets.loss_curve import LossCurve
 
 
-def diverged_at(losses: Sequence[float]) -> tuple[int, float] | None:
-    """The first step (from 1) whose loss is inf/NaN, and that loss; None if all finite."""
+def diverged_at(
+    losses: Sequence[float], start: int = 1, folded: Sequence[Folded] = ()
+) -> tuple[int, float] | None:
+    """The first step whose loss is inf/NaN, and that loss; None if all are finite.
+    ``losses`` are those of steps ``start`` on, after the ``folded`` early steps."""
+    early = next((run.nonfinite for run in folded if run.nonfinite), None)
+    if early is not None:
+        return early
     if all(map(math.isfinite, losses)):
         return None
-    step = next(i for i, v in enumerate(losses, 1) if not math.isfinite(v))
-    return step, losses[step - 1]
+    i = next(i for i, v in enumerate(losses) if not math.isfinite(v))
+    return start + i, losses[i]
 
 
 class LossPane(Vertical):
@@ -56,7 +63,7 @@ class LossPane(Vertical):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.border_title = "Loss"
-        self._losses_key: tuple[int, str, str] | None = None
+        self._losses_key: tuple | None = None
         self._metrics_plain = ""
         self._diverged: tuple[int, float] | None = None  # diverged_at(losses), kept per key
 
@@ -101,12 +108,12 @@ class LossPane(Vertical):
 
     def show(self, report: Report) -> None:
         """Update the metrics row; re-plot the curve only if the losses changed."""
-        losses = report.losses
-        key = (len(losses), repr(losses[0]), repr(losses[-1])) if losses else (0, "", "")
+        losses, start, folded = report.losses, report.loss_start, report.folded_losses
+        key = (start, len(losses), repr(losses[0]), repr(losses[-1])) if losses else (start,)
         if key != self._losses_key:
             self._losses_key = key
-            self._diverged = diverged_at(losses)
-            self.curve.set_losses(losses)
+            self._diverged = diverged_at(losses, start, folded)
+            self.curve.set_losses(losses, start, folded)
         self._show_metrics(report)
 
     def show_boundary(self, boundary: Boundary | None) -> None:
@@ -130,7 +137,7 @@ class LossPane(Vertical):
         text = Text()
         text.append(report.position, style="bold")
         if losses:
-            text.append(f" · step {len(losses)}: loss {num(losses[-1])}")
+            text.append(f" · step {report.loss_steps}: loss {num(losses[-1])}")
             if report.accuracy is not None:
                 text.append(f" · acc {accuracy(report.accuracy)}")
         else:
