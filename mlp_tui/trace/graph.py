@@ -320,12 +320,19 @@ class Graph:
         grad_norms = dict(known_norms or {})
         missing = [i for i in grads if i not in grad_norms]
         grad_norms.update(zip(missing, norms([grads[i] for i in missing]), strict=True))
-        return Graph(
-            tuple(
-                _evolve(n, grad=grads[n.id], grad_norm=grad_norms[n.id]) if n.id in grads else n
-                for n in self.nodes
-            )
-        )
+        nodes = []
+        for n in self.nodes:
+            grad = grads.get(n.id)
+            if grad is None and n.id not in grads:
+                nodes.append(n)
+                continue
+            new = _new_node(GraphNode)  # _evolve, inline: once per node per backward
+            state = new.__dict__
+            state.update(n.__dict__)
+            state.pop("grad_stats", None)
+            state["grad"], state["grad_norm"] = grad, grad_norms[n.id]
+            nodes.append(new)
+        return Graph(tuple(nodes))
 
 
 def _evolve(node: GraphNode, **changes: object) -> GraphNode:
@@ -411,17 +418,31 @@ class LiveNodes(list):
     outputs: list[torch.Tensor | None]
 
 
-@dataclass(frozen=True, slots=True)
 class GraphSkeleton:
     """What a captured graph is while the recording's signature stays the same: every node
     without its numbers (``templates``: value None, norm NaN, no gradient), and where this
     step's live node and value come from: the note that made it (``notes``), or, for a
     leaf or a node no operation made visibly, its parent and position (``paths``)."""
 
-    templates: tuple[GraphNode, ...]
-    notes: tuple[int, ...]  # per node: the recorder's note that made it; -1: none
-    paths: tuple[tuple[int, int], ...]
-    kinds: tuple[type, ...]
+    def __init__(
+        self,
+        templates: tuple[GraphNode, ...],
+        notes: tuple[int, ...],  # per node: the recorder's note that made it; -1: none
+        paths: tuple[tuple[int, int], ...],  # per node: (parent, position); the root (-1, -1)
+        kinds: tuple[type, ...],
+    ) -> None:
+        self.templates, self.notes, self.paths, self.kinds = templates, notes, paths, kinds
+        # What apply() does, worked out once: parents come before their children.
+        self._made = [(i, j) for i, j in enumerate(notes) if j >= 0]
+        self._found = [
+            (i, *paths[i], kinds[i], t.leaf if t.is_leaf else None, t.shape)
+            for i, (j, t) in enumerate(zip(notes, templates, strict=True))
+            if j < 0
+        ]
+        self._valued = [
+            (i, t.is_leaf) for i, t in enumerate(templates) if notes[i] >= 0 or t.is_leaf
+        ]
+        self._fields = [dict(t.__dict__) for t in templates]
 
     def apply(self, recorder: Recorder, names: dict[int, str]) -> tuple[Graph, LiveNodes] | None:
         """This step's graph from this step's recording; None if a node found by its path
@@ -431,35 +452,34 @@ class GraphSkeleton:
         live = LiveNodes([None] * size)
         outputs: list[torch.Tensor | None] = [None] * size
         values: list[torch.Tensor | None] = [None] * size
-        for i, j in enumerate(self.notes):
-            if j >= 0:
-                note = notes[j]
-                live[i], outputs[i], values[i] = note[5], note[4], note[4].detach()
-                continue
-            parent, position = self.paths[i]
+        for i, j in self._made:
+            _, _, _, _, out, node = notes[j]
+            live[i], outputs[i], values[i] = node, out, out.detach()
+        for i, parent, position, kind, leaf, shape in self._found:
             if parent < 0:
                 return None
             node = live[parent].next_functions[position][0]
-            if type(node) is not self.kinds[i]:
+            if type(node) is not kind:
                 return None
             live[i] = node
-            template = self.templates[i]
-            if template.is_leaf:
+            if leaf is not None:
                 variable = node.variable
-                if names.get(id(variable), "hidden leaf") != template.leaf or (
-                    variable.shape != template.shape
-                ):
+                if names.get(id(variable), "hidden leaf") != leaf or variable.shape != shape:
                     return None
                 values[i] = variable.detach()
         live.outputs = outputs
-        present = [i for i, v in enumerate(values) if v is not None]
-        value_norms = norms([values[i] for i in present])
+        valued = self._valued
+        value_norms = norms([values[i] for i, _ in valued])
         nodes = list(self.templates)
-        for i, norm in zip(present, value_norms, strict=True):
-            if nodes[i].is_leaf:  # a leaf shows its norm at forward; its value is the parameter's
-                nodes[i] = _evolve(nodes[i], value_norm=norm)
-            else:
-                nodes[i] = _evolve(nodes[i], value=values[i], value_norm=norm)
+        fields = self._fields
+        for (i, is_leaf), norm in zip(valued, value_norms, strict=True):
+            node = _new_node(GraphNode)
+            state = node.__dict__
+            state.update(fields[i])
+            state["value_norm"] = norm
+            if not is_leaf:  # a leaf shows its norm at forward; its value is the parameter's
+                state["value"] = values[i]
+            nodes[i] = node
         return Graph(tuple(nodes)), live
 
 
