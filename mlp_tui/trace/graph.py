@@ -248,8 +248,8 @@ class SavedTensor:
 class GraphNode:
     """One autograd node. ``inputs`` lists the ids of the nodes its gradient flows on to.
 
-    Norms are taken when the graph is captured (one fused call for all nodes); the full
-    statistics only when something asks for them.
+    Norms are taken when the graph is captured (one ``_foreach_norm`` call for all nodes);
+    the full statistics only when something asks for them.
     """
 
     id: int
