@@ -195,37 +195,29 @@ class Recorder(TorchFunctionMode):
                 return (names.get(id(a)), a.shape, a.requires_grad)
             return (type(a), repr(a))
 
-        out_sig = []
+        out_sig: list[tuple] = []
+        add, made_at, name_of, given_name = out_sig.append, produced.get, names.get, given.get
         simple = (int, bool, str, type(None))  # a float goes by repr: -0.0 is not 0.0 there
         for index, (stage, func, args, kwargs, out, made_by) in enumerate(notes):
             operands = []
             for a in args:
                 if isinstance(a, Tensor):
-                    made = produced.get(id(a))
+                    made = made_at(id(a))
                     operands.append(
-                        made if made is not None else (names.get(id(a)), a.shape, a.requires_grad)
+                        made if made is not None else (name_of(id(a)), a.shape, a.requires_grad)
                     )
                 else:
                     operands.append((type(a), a if type(a) in simple else repr(a)))
+            options = tuple((k, operand(v)) for k, v in kwargs.items()) if kwargs else None
             if isinstance(out, Tensor):
-                shape, label = out.shape, given.get(id(out))
+                kind = None if made_by is None else type(made_by)
+                add((stage, func, kind, out.shape, given_name(id(out)), tuple(operands), options))
             else:
-                shape = label = None
-            out_sig.append(
-                (
-                    stage,
-                    func,
-                    None if made_by is None else type(made_by),
-                    shape,
-                    label,
-                    tuple(operands),
-                    tuple((k, operand(v)) for k, v in kwargs.items()) if kwargs else None,
-                )
-            )
+                add((stage, func, None, None, None, tuple(operands), options))
+                if isinstance(out, tuple):  # max(dim=...): its .values is used later
+                    for k, part in enumerate(out):
+                        produced[id(part)] = (index, k)
             produced[id(out)] = index
-            if isinstance(out, tuple):  # max(dim=...): its .values is used later
-                for k, part in enumerate(out):
-                    produced[id(part)] = (index, k)
         return (end, tuple(out_sig))
 
     def _operands(self, args: tuple) -> tuple[tuple[str, bool], ...]:

@@ -276,3 +276,22 @@ def test_the_cache_keeps_only_the_most_recent_skeletons():
     r, _, loss, names, storage = _record(model, loss_fn, x, y)
     capture_graph(loss, r, names, storage, cache)
     assert (cache.hits, cache.misses) == (0, 4) and len(cache) == 2
+
+
+def test_a_changed_constant_or_keyword_gets_its_own_skeleton():
+    """Constants and keyword arguments show in expressions and saved values: a loss whose
+    constant changes between steps is captured anew, never with the old text."""
+    model, _, x, y = _net()
+    cache = SkeletonCache()
+    for scale, low in ((0.5, 0.0), (0.25, 0.0), (0.25, -1.0), (0.5, 0.0)):
+
+        def loss_fn(pred, target, scale=scale, low=low):
+            return ((pred * scale).clamp(min=low) - target).pow(2).mean()
+
+        r, _, loss, names, storage = _record(model, loss_fn, x, y)
+        cached, _ = capture_graph(loss, r, names, storage, cache)
+        r, _, loss, names, storage = _record(model, loss_fn, x, y)
+        expected, _ = capture_graph(loss, r, names, storage)
+        assert_same_graph(cached, expected)
+        assert any(f"× {scale:g}" in n.label for n in cached.nodes)
+    assert (cache.misses, cache.hits, len(cache)) == (3, 1, 3)
