@@ -27,9 +27,10 @@ Figures, each a ratio of a candidate to a baseline measured in the same process:
     output, ``retain_grad()`` on every output (autograd keeps each node's gradient without
     calling Python; cheaper than a Python hook per node), the parameters copied before the
     update, and one ``_foreach_norm`` (one kernel per tensor on CPU, not fused) of every
-    output, node gradient, ``.grad`` and update, read back with one ``.tolist()``. No
-    graph walk (a cached skeleton needs none), no text, no saved tensors, no rule check,
-    no report, no checkpoint. It says how much of (c) the mechanism itself costs here.
+    output, node gradient, parameter (a leaf node's value), ``.grad`` and update, read back
+    with one ``.tolist()``. No graph walk (a cached skeleton needs none), no text, no saved
+    tensors, no rule check, no report, no checkpoint. It says how much of (c) the
+    mechanism itself costs here.
 (c/c0) ``Session.step()`` / the capture floor, from the same rounds. Goal <= 2x.
 
 Timing: after a warm-up, baseline and candidate run in alternating blocks (R rounds, the
@@ -240,7 +241,7 @@ def floor_loop(
                 before = torch._foreach_mul(params, 1.0)
                 optimizer.step()
                 deltas = torch._foreach_sub(params, before)
-                tensors = [*kept.outputs, *flowed, *(p.grad for p in params), *deltas]
+                tensors = [*kept.outputs, *flowed, *before, *(p.grad for p in params), *deltas]
                 torch.stack(torch._foreach_norm(tensors)).tolist()
 
     return steps
