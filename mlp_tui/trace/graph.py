@@ -12,7 +12,7 @@ read now, because ``backward()`` frees it.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
@@ -109,9 +109,12 @@ class Recorder(TorchFunctionMode):
         self.names = dict(names)
         self.stage = ""
         self.given: dict[int, str] = {}  # names given with name(), not made-up expressions
-        self._notes: list[tuple[str, Any, tuple, Any, Any]] = []  # stage, func, args, out, node
+        # stage, func, args, kwargs, out, node
+        self._notes: list[tuple[str, Any, tuple, Any, Any, Any]] = []
         self._records: list[OpRecord] = []
+        self._record_notes: list[int] = []  # the note each record came from; -1: adopted
         self._read = 0  # notes already turned into records
+        self.adopted = False  # a tensor made before recording was adopted
 
     def name(self, tensor: torch.Tensor, label: str) -> None:
         """Give a tensor a name (``z0``, ``h0``, ``ŷ``): later expressions use it."""
@@ -124,18 +127,22 @@ class Recorder(TorchFunctionMode):
         self.name(tensor, name)
         record = OpRecord("parameters", expression, tensor.detach(), id(tensor), tensor.grad_fn)
         self.records.append(record)  # after the operations noted so far, in order
+        self._record_notes.append(-1)
+        self.adopted = True
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         # grad_fn is read now: an in-place operation later would move it on.
-        self._notes.append((self.stage, func, args, out, getattr(out, "grad_fn", None)))
+        self._notes.append((self.stage, func, args, kwargs, out, getattr(out, "grad_fn", None)))
         return out
 
     @property
     def records(self) -> list[OpRecord]:
         """The operations that made a ``grad_fn``, in the order they ran, as text."""
         names = self.names
-        for stage, func, args, out, node in self._notes[self._read :]:
+        for index, (stage, func, args, _, out, node) in enumerate(
+            self._notes[self._read :], self._read
+        ):
             op = getattr(func, "__name__", str(func))
             if node is not None:
                 expression = _expression(op, self._operands(args))
@@ -148,6 +155,7 @@ class Recorder(TorchFunctionMode):
                 self._records.append(
                     OpRecord(stage, expression, out.detach(), id(out), node, no_grad)
                 )
+                self._record_notes.append(index)
             elif op == "detach" and isinstance(out, torch.Tensor) and id(args[0]) in names:
                 names.setdefault(id(out), names[id(args[0])])  # same values, same name
             elif op in ("max", "min") and isinstance(out, tuple) and out:
@@ -155,6 +163,62 @@ class Recorder(TorchFunctionMode):
                 names.setdefault(id(out[0]), _expression(op, self._operands(args)))
         self._read = len(self._notes)
         return self._records
+
+    def signature(self, root: torch.Tensor) -> tuple | None:
+        """Everything a captured graph under ``root`` is made from, except the numbers.
+
+        Per operation: its stage and function, the kind of node it made, its output's shape
+        and given name, and each operand: an earlier operation's output (by position), or
+        an outside tensor by name, shape and ``requires_grad``, or a constant by type and
+        ``repr``. Two recordings with equal signatures give graphs that differ only in
+        values (and gradients), so a cached ``GraphSkeleton`` serves the second. None when
+        the root was not made while recording, or a tensor was adopted.
+        """
+        node = root.grad_fn
+        notes = self._notes
+        if self.adopted or node is None:
+            return None
+        for end in range(len(notes) - 1, -1, -1):  # the root is usually the last operation
+            if notes[end][5] is node:
+                break
+        else:
+            return None
+        names, given = self.names, self.given
+        produced: dict[int, int] = {}
+        Tensor = torch.Tensor
+
+        def operand(a: Any) -> Any:
+            if isinstance(a, Tensor):
+                made = produced.get(id(a))
+                if made is not None:
+                    return made
+                return (names.get(id(a)), a.shape, a.requires_grad)
+            return (type(a), repr(a))
+
+        out_sig: list[tuple] = []
+        add, made_at, name_of, given_name = out_sig.append, produced.get, names.get, given.get
+        simple = (int, bool, str, type(None))  # a float goes by repr: -0.0 is not 0.0 there
+        for index, (stage, func, args, kwargs, out, made_by) in enumerate(notes):
+            operands = []
+            for a in args:
+                if isinstance(a, Tensor):
+                    made = made_at(id(a))
+                    operands.append(
+                        made if made is not None else (name_of(id(a)), a.shape, a.requires_grad)
+                    )
+                else:
+                    operands.append((type(a), a if type(a) in simple else repr(a)))
+            options = tuple((k, operand(v)) for k, v in kwargs.items()) if kwargs else None
+            if isinstance(out, Tensor):
+                kind = None if made_by is None else type(made_by)
+                add((stage, func, kind, out.shape, given_name(id(out)), tuple(operands), options))
+            else:
+                add((stage, func, None, None, None, tuple(operands), options))
+                if isinstance(out, tuple):  # max(dim=...): its .values is used later
+                    for k, part in enumerate(out):
+                        produced[id(part)] = (index, k)
+            produced[id(out)] = index
+        return (end, tuple(out_sig))
 
     def _operands(self, args: tuple) -> tuple[tuple[str, bool], ...]:
         return tuple(
@@ -176,8 +240,8 @@ class SavedTensor:
 class GraphNode:
     """One autograd node. ``inputs`` lists the ids of the nodes its gradient flows on to.
 
-    Norms are taken when the graph is captured (one fused call for all nodes); the full
-    statistics only when something asks for them.
+    Norms are taken when the graph is captured (one ``_foreach_norm`` call for all nodes);
+    the full statistics only when something asks for them.
     """
 
     id: int
@@ -248,23 +312,35 @@ class Graph:
         grad_norms = dict(known_norms or {})
         missing = [i for i in grads if i not in grad_norms]
         grad_norms.update(zip(missing, norms([grads[i] for i in missing]), strict=True))
-        return Graph(
-            tuple(
-                _evolve(n, grad=grads[n.id], grad_norm=grad_norms[n.id]) if n.id in grads else n
-                for n in self.nodes
-            )
-        )
+        nodes = []
+        for n in self.nodes:
+            grad = grads.get(n.id)
+            if grad is None and n.id not in grads:
+                nodes.append(n)
+                continue
+            new = _new_node(GraphNode)  # _evolve, inline: once per node per backward
+            state = new.__dict__
+            state.update(n.__dict__)
+            state.pop("grad_stats", None)
+            state["grad"], state["grad_norm"] = grad, grad_norms[n.id]
+            nodes.append(new)
+        return Graph(tuple(nodes))
 
 
 def _evolve(node: GraphNode, **changes: object) -> GraphNode:
     """``dataclasses.replace`` without re-running ``__init__``: ten times cheaper, which
     matters for a graph copied on every backward. Cached statistics of what changed go."""
-    new = object.__new__(GraphNode)
-    fields = dict(node.__dict__)
+    new = _new_node(GraphNode)
+    fields = new.__dict__
+    fields.update(node.__dict__)
     fields.pop("grad_stats", None)
+    if "value" in changes:
+        fields.pop("stats", None)
     fields.update(changes)
-    new.__dict__.update(fields)
     return new
+
+
+_new_node = object.__new__
 
 
 _SAVED_ATTRIBUTES: dict[str, list[str]] = {}
@@ -300,21 +376,132 @@ def _saved(node: Any, storage_names: dict[int, str]) -> tuple[SavedTensor, ...]:
 
 def walk(root: Any) -> list[tuple[Any, tuple[int, ...], int]]:
     """Breadth-first walk from a ``grad_fn``: (node, ids of its inputs, count of None inputs)."""
+    return [(node, inputs, no_grad) for node, inputs, no_grad, _ in _walk(root)]
+
+
+def _walk(root: Any) -> list[tuple[Any, tuple[int, ...], int, tuple[int, int]]]:
+    """``walk``, plus where each node was first reached: (parent's id, position in the
+    parent's ``next_functions``); ``(-1, -1)`` for the root. A skeleton finds a node again
+    that way, without walking."""
     ids: dict[int, int] = {id(root): 0}
     queue: list[Any] = [root]
+    paths: list[tuple[int, int]] = [(-1, -1)]
     out = []
-    for node in queue:  # the queue grows as we go: iterative, no recursion limit
+    for parent, node in enumerate(queue):  # the queue grows as we go: iterative, no recursion
         inputs, no_grad = [], 0
-        for child, _ in node.next_functions:
+        for position, (child, _) in enumerate(node.next_functions):
             if child is None:
                 no_grad += 1
                 continue
             if id(child) not in ids:
                 ids[id(child)] = len(queue)
                 queue.append(child)
+                paths.append((parent, position))
             inputs.append(ids[id(child)])
-        out.append((node, tuple(inputs), no_grad))
+        out.append((node, tuple(inputs), no_grad, paths[parent]))
     return out
+
+
+class LiveNodes(list):
+    """The live autograd nodes of a captured graph, in its order (a plain list of them),
+    with ``outputs``: each node's live output tensor when the recorder saw it made, else
+    None. What ``retain_node_grads`` needs; drop it after ``backward()``."""
+
+    outputs: list[torch.Tensor | None]
+
+
+class GraphSkeleton:
+    """What a captured graph is while the recording's signature stays the same: every node
+    without its numbers (``templates``: value None, norm NaN, no gradient), and where this
+    step's live node and value come from: the note that made it (``notes``), or, for a
+    leaf or a node no operation made visibly, its parent and position (``paths``)."""
+
+    def __init__(
+        self,
+        templates: tuple[GraphNode, ...],
+        notes: tuple[int, ...],  # per node: the recorder's note that made it; -1: none
+        paths: tuple[tuple[int, int], ...],  # per node: (parent, position); the root (-1, -1)
+        kinds: tuple[type, ...],
+    ) -> None:
+        self.templates, self.notes, self.paths, self.kinds = templates, notes, paths, kinds
+        # What apply() does, worked out once: parents come before their children.
+        self._made = [(i, j) for i, j in enumerate(notes) if j >= 0]
+        self._found = [
+            (i, *paths[i], kinds[i], t.leaf if t.is_leaf else None, t.shape)
+            for i, (j, t) in enumerate(zip(notes, templates, strict=True))
+            if j < 0
+        ]
+        self._valued = [
+            (i, t.is_leaf) for i, t in enumerate(templates) if notes[i] >= 0 or t.is_leaf
+        ]
+        self._fields = [dict(t.__dict__) for t in templates]
+
+    def apply(self, recorder: Recorder, names: dict[int, str]) -> tuple[Graph, LiveNodes] | None:
+        """This step's graph from this step's recording; None if a node found by its path
+        is not what it was (a different leaf, another kind), which the signature cannot see."""
+        notes = recorder._notes
+        size = len(self.templates)
+        live = LiveNodes([None] * size)
+        outputs: list[torch.Tensor | None] = [None] * size
+        values: list[torch.Tensor | None] = [None] * size
+        for i, j in self._made:
+            _, _, _, _, out, node = notes[j]
+            live[i], outputs[i], values[i] = node, out, out.detach()
+        for i, parent, position, kind, leaf, shape in self._found:
+            if parent < 0:
+                return None
+            node = live[parent].next_functions[position][0]
+            if type(node) is not kind:
+                return None
+            live[i] = node
+            if leaf is not None:
+                variable = node.variable
+                if names.get(id(variable), "hidden leaf") != leaf or variable.shape != shape:
+                    return None
+                values[i] = variable.detach()
+        live.outputs = outputs
+        valued = self._valued
+        value_norms = norms([values[i] for i, _ in valued])
+        nodes = list(self.templates)
+        fields = self._fields
+        for (i, is_leaf), norm in zip(valued, value_norms, strict=True):
+            node = _new_node(GraphNode)
+            state = node.__dict__
+            state.update(fields[i])
+            state["value_norm"] = norm
+            if not is_leaf:  # a leaf shows its norm at forward; its value is the parameter's
+                state["value"] = values[i]
+            nodes[i] = node
+        return Graph(tuple(nodes)), live
+
+
+class SkeletonCache:
+    """Graph skeletons by recording signature (``Recorder.signature``), the few most recent.
+
+    While the model, the loss and the data's shapes stay the same, every step records the
+    same operations and its graph differs from the last only in values: the node kinds,
+    expressions, saved-tensor names and edges are taken from the skeleton instead of being
+    walked, read and formatted again. A different model or loss records a different
+    signature and gets its own skeleton.
+    """
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+        self._kept: dict[tuple, GraphSkeleton] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def get(self, key: tuple) -> GraphSkeleton | None:
+        return self._kept.get(key)
+
+    def put(self, key: tuple, skeleton: GraphSkeleton) -> None:
+        self._kept.pop(key, None)
+        self._kept[key] = skeleton
+        while len(self._kept) > self.size:
+            del self._kept[next(iter(self._kept))]  # the oldest
 
 
 def capture_graph(
@@ -322,22 +509,58 @@ def capture_graph(
     recorder: Recorder,
     names: dict[int, str],
     storage_names: dict[int, str],
-) -> tuple[Graph, list[Any]]:
+    skeletons: SkeletonCache | None = None,
+) -> tuple[Graph, LiveNodes]:
     """Describe every node under ``root.grad_fn`` as data.
 
     ``names`` maps ``id(leaf tensor)`` to its name (``W0``); ``storage_names`` maps a
     storage address to a name, for saved tensors. Returns the graph and the live nodes in
-    the same order, for hooks that must attach before ``backward()``.
+    the same order, for hooks that must attach before ``backward()``. With ``skeletons``,
+    a recording whose signature was seen before is captured from its skeleton (the same
+    graph, made without walking autograd's nodes or reading what they saved).
     """
+    key = recorder.signature(root) if skeletons is not None else None
+    if key is not None:
+        skeleton = skeletons.get(key)
+        captured = skeleton.apply(recorder, names) if skeleton is not None else None
+        if captured is not None:
+            skeletons.hits += 1
+            return captured
+        skeletons.misses += 1
+    graph, live, notes, walked = _capture(root, recorder, names, storage_names)
+    if key is not None:
+        skeletons.put(
+            key,
+            GraphSkeleton(
+                templates=tuple(
+                    _evolve(n, value=None, value_norm=math.nan, grad=None, grad_norm=None)
+                    for n in graph.nodes
+                ),
+                notes=tuple(notes),
+                paths=tuple(path for _, _, _, path in walked),
+                kinds=tuple(type(node) for node in live),
+            ),
+        )
+    return graph, live
+
+
+def _capture(
+    root: torch.Tensor,
+    recorder: Recorder,
+    names: dict[int, str],
+    storage_names: dict[int, str],
+) -> tuple[Graph, LiveNodes, list[int], list]:
+    """``capture_graph`` the long way; also each node's note (-1: none) and the walk."""
     records = recorder.records
+    made_by = recorder._record_notes
     by_node = {id(r.node): (i, r) for i, r in enumerate(records)}
     storage_names = {
         **{r.output.data_ptr(): r.expression for r in records if r.output.numel()},
         **storage_names,
     }
-    walked = walk(root.grad_fn)
+    walked = _walk(root.grad_fn)
     values = []  # what each node's norm is taken of: its output, or the leaf's value
-    for node, _, _ in walked:
+    for node, _, _, _ in walked:
         if type(node).__name__ == ACCUMULATE_GRAD:
             values.append(node.variable.detach())
         else:
@@ -346,7 +569,10 @@ def capture_graph(
     present = [i for i, v in enumerate(values) if v is not None]
     value_norms = dict(zip(present, norms([values[i] for i in present]), strict=True))
     nodes = []
-    for i, (node, inputs, no_grad) in enumerate(walked):
+    notes = []
+    live = LiveNodes(node for node, _, _, _ in walked)
+    live.outputs = []
+    for i, (node, inputs, no_grad, _) in enumerate(walked):
         kind = type(node).__name__
         norm = value_norms.get(i, math.nan)
         if kind == ACCUMULATE_GRAD:
@@ -355,8 +581,14 @@ def capture_graph(
             nodes.append(
                 GraphNode(i, kind, name, "parameters", shape, inputs, leaf=name, value_norm=norm)
             )
+            notes.append(-1)
+            live.outputs.append(None)
             continue
         order, record = by_node.get(id(node), (-1, None))
+        note = made_by[order] if record else -1
+        notes.append(note)
+        # an adopted tensor lives on across steps: its output is not this step's to keep
+        live.outputs.append(recorder._notes[note][4] if note >= 0 else None)
         output = record.output if record else None
         nodes.append(
             GraphNode(
@@ -378,7 +610,7 @@ def capture_graph(
                 value_norm=norm,
             )
         )
-    return Graph(tuple(nodes)), [node for node, _, _ in walked]
+    return Graph(tuple(nodes)), live, notes, walked
 
 
 def attach_grad_hooks(live_nodes: list[Any], skip: Collection[int] = ()) -> dict[int, torch.Tensor]:
@@ -389,9 +621,17 @@ def attach_grad_hooks(live_nodes: list[Any], skip: Collection[int] = ()) -> dict
     no hook: a parameter's incoming gradient is its ``.grad`` contribution, captured anyway.
     """
     grads: dict[int, torch.Tensor] = {}
-    for i, node in enumerate(live_nodes):
+    _hook_nodes(live_nodes, range(len(live_nodes)), skip, grads)
+    return grads
+
+
+def _hook_nodes(
+    live_nodes: list[Any], which: Iterable[int], skip: Collection[int], grads: dict
+) -> None:
+    for i in which:
         if i in skip:
             continue
+        node = live_nodes[i]
         # AccumulateGrad may adopt the incoming tensor as `.grad`, which a later backward
         # adds into in place: copy that one. Other nodes' incoming gradients are final.
         copy = type(node).__name__ == ACCUMULATE_GRAD
@@ -402,6 +642,54 @@ def attach_grad_hooks(live_nodes: list[Any], skip: Collection[int] = ()) -> dict
                 grads[i] = grad.clone() if copy else grad
 
         node.register_hook(hook)
+
+
+def retain_node_grads(live_nodes: list[Any], skip: Collection[int] = ()) -> dict[int, torch.Tensor]:
+    """``attach_grad_hooks`` for less: the same gradients, by the same node ids, in a dict
+    filled by the end of ``backward()``.
+
+    A node whose output the recorder saw made (``LiveNodes.outputs``) has that output
+    ``retain_grad()``: autograd keeps the gradient with respect to it (a copy, as
+    ``.grad``) without calling Python. One hook on the root takes the root's own gradient
+    and queues a callback that collects the others once backward has finished. Other nodes
+    (a hidden leaf, an operation inside another one) get a Python hook, as before.
+
+    The root's output is never retained: the root's hook would then hold the tensor that
+    holds the root, a cycle through C++ that the garbage collector cannot see.
+    """
+    grads: dict[int, torch.Tensor] = {}
+    if not live_nodes:
+        return grads
+    outputs = getattr(live_nodes, "outputs", None) or [None] * len(live_nodes)
+    retained: list[tuple[int, torch.Tensor]] = []
+    hooked: list[int] = []
+    for i in range(1, len(live_nodes)):
+        if i in skip:
+            continue
+        out = outputs[i]
+        if out is not None and out.grad_fn is live_nodes[i]:  # not moved on by an in-place op
+            out.retain_grad()
+            retained.append((i, out))
+        else:
+            hooked.append(i)
+    _hook_nodes(live_nodes, hooked, skip, grads)
+    take_root = 0 not in skip
+    copy_root = type(live_nodes[0]).__name__ == ACCUMULATE_GRAD
+
+    def collect() -> None:
+        for i, out in retained:
+            grad = out.grad
+            if grad is not None:
+                grads[i] = grad
+
+    def root_hook(grad_outputs):
+        if take_root and grad_outputs and grad_outputs[0] is not None:
+            grad = grad_outputs[0].detach()
+            grads[0] = grad.clone() if copy_root else grad
+        if retained:
+            torch.autograd.Variable._execution_engine.queue_callback(collect)
+
+    live_nodes[0].register_prehook(root_hook)
     return grads
 
 

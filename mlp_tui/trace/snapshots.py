@@ -31,14 +31,21 @@ class Snapshots:
         self._kept: dict[int, tuple[weakref.ref, int, torch.Tensor]] = {}
 
     def __call__(self, tensor: torch.Tensor) -> torch.Tensor:
-        kept = self._kept.get(id(tensor))
-        if kept is not None and kept[0]() is tensor and kept[1] == tensor._version:
-            return kept[2]
+        key, version = id(tensor), tensor._version
+        kept = self._kept.get(key)
+        if kept is not None:
+            alive, seen, copy = kept
+            if alive() is tensor:
+                if seen == version:
+                    return copy
+                copy = fresh_copy(tensor)  # changed since: the same watch, a new copy
+                self._kept[key] = (alive, version, copy)
+                return copy
         copy = fresh_copy(tensor)
-        key, table = id(tensor), self._kept
+        table = self._kept
         # When the live tensor goes, so does its copy (before its id can be reused).
         alive = weakref.ref(tensor, lambda _, key=key, table=table: table.pop(key, None))
-        self._kept[key] = (alive, tensor._version, copy)
+        table[key] = (alive, version, copy)
         return copy
 
     def __len__(self) -> int:

@@ -1,8 +1,9 @@
 """Tensor statistics, cheap enough to take on every step a learner watches.
 
 Statistics are the debugger's real cost, so there are two tiers. ``norms`` is what every
-step needs (gradient and update sizes): one fused ``_foreach_norm`` over all tensors and a
-single ``.tolist()``. ``tensor_stats`` is the full picture (mean, std, min, max, zeros,
+step needs (gradient and update sizes): one ``_foreach_norm`` call over all tensors and a
+single ``.tolist()``. On CPU that call runs one kernel per tensor (it is not fused); what
+it saves is the Python, dispatch and read-back of a call and an ``.item()`` per tensor. ``tensor_stats`` is the full picture (mean, std, min, max, zeros,
 non-finite count); captures compute it lazily, only for what a pane actually shows. Small
 tensors are batched into segmented reductions (one call per figure for all of them); large
 ones are reduced one by one, where the data, not Python, is the cost.
@@ -41,15 +42,21 @@ EMPTY = TensorStats(0, 0.0, math.nan, math.nan, math.nan, math.nan, 0.0, 0)
 
 
 def norms(tensors: list[torch.Tensor]) -> list[float]:
-    """L2 norms of many tensors in one fused call. A float32 norm can overflow to inf while
-    every element is finite: those few are taken again in float64."""
+    """L2 norms of many tensors in one ``_foreach_norm`` call (one kernel per tensor on CPU,
+    one read-back for all). A float32 norm can overflow to inf while every element is
+    finite: those few are taken again in float64."""
     if not tensors:
         return []
-    with torch.no_grad():  # one switch for the whole list, not a detach() per tensor
+    grad_was = torch.is_grad_enabled()
+    torch._C._set_grad_enabled(False)  # one switch for the list, not a detach() per tensor
+    try:
         values = torch.stack(torch._foreach_norm(tensors)).tolist()
-        for i, value in enumerate(values):
-            if math.isinf(value) and bool(tensors[i].isfinite().all()):
-                values[i] = torch.linalg.vector_norm(tensors[i].double()).item()
+        if math.inf in values:
+            for i, value in enumerate(values):
+                if math.isinf(value) and bool(tensors[i].isfinite().all()):
+                    values[i] = torch.linalg.vector_norm(tensors[i].double()).item()
+    finally:
+        torch._C._set_grad_enabled(grad_was)
     return values
 
 
