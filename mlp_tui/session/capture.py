@@ -18,7 +18,13 @@ from mlp_tui.session.figures import Watcher
 from mlp_tui.session.report import ActivationView
 from mlp_tui.trace.deltas import DeltaCapture, capture_deltas
 from mlp_tui.trace.grads import GradCapture, capture_grads, clone_grads
-from mlp_tui.trace.graph import Graph, Recorder, attach_grad_hooks, capture_graph
+from mlp_tui.trace.graph import (
+    Graph,
+    Recorder,
+    SkeletonCache,
+    attach_grad_hooks,
+    capture_graph,
+)
 
 if TYPE_CHECKING:
     from mlp_tui.session.session import StepState
@@ -37,7 +43,11 @@ class FullCapture(Watcher):
         names_by_id: dict[int, str],
         optimizer: Optimizer,
         copy: Copier,
+        skeletons: SkeletonCache | None = None,
     ) -> None:
+        """``skeletons`` are the graphs of earlier steps: while the recording repeats, the
+        graph's shape, expressions and names are taken from there, not walked again."""
+        self._skeletons = skeletons
         self._named = list(named)
         self._params = [p for _, p in self._named]
         self._names_by_id = names_by_id
@@ -86,7 +96,7 @@ class FullCapture(Watcher):
     def loss_done(self, s: StepState) -> None:
         self.recorder.name(s.loss, "loss")
         self.graph, live_nodes = capture_graph(
-            s.loss, self.recorder, self._names_by_id, self._storage_names
+            s.loss, self.recorder, self._names_by_id, self._storage_names, self._skeletons
         )
         # A parameter's incoming gradient is what its hook catches (see backward_done).
         params = {n.id for n in self.graph.nodes if n.is_leaf and n.leaf in self._param_names}
@@ -97,7 +107,7 @@ class FullCapture(Watcher):
         shown: a whole step goes straight on to the loss, which captures the complete one)."""
         if self.graph is None and self.recorder is not None and s.pred is not None:
             self.graph, _ = capture_graph(
-                s.pred, self.recorder, self._names_by_id, self._storage_names
+                s.pred, self.recorder, self._names_by_id, self._storage_names, self._skeletons
             )
         return self.graph
 

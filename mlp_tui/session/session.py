@@ -37,6 +37,7 @@ from mlp_tui.session.stops import judge
 from mlp_tui.trace import pitfalls
 from mlp_tui.trace.deltas import copy_state
 from mlp_tui.trace.grads import clone_grads
+from mlp_tui.trace.graph import SkeletonCache
 from mlp_tui.trace.snapshots import Snapshots
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -121,6 +122,7 @@ class Session:
         self._layer_watchers: tuple[Watcher, ...] = ()
         self.set_breakpoints(breakpoints)
         self._copy = Snapshots()  # one copy per change of a tensor, shared by all readers
+        self._skeletons = SkeletonCache()  # graph skeletons, while the recording repeats
         self._initial = self._checkpoint(0)
         self._initial_switches = (zero_grad, optimizer.lr)
         self._own_versions = self._versions()
@@ -374,7 +376,9 @@ class Session:
         self._state = StepState()
         self._figures.begin(step)
         self._capture = (
-            FullCapture(self.named, self._names_by_id, self.optimizer, self._copy) if full else None
+            FullCapture(self.named, self._names_by_id, self.optimizer, self._copy, self._skeletons)
+            if full
+            else None
         )
         self._watchers = (
             (self._figures,) if self._capture is None else (self._figures, self._capture)
