@@ -263,7 +263,9 @@ def test_forgot_zero_grad_lesson():
         await me.press("n")
         me.at(1, "zero_grad")
         me.shows("status", "zero_grad OFF")
-        me.shows("grad", "⚠ zero_grad is OFF: .grad keeps adding up (after = before + this backward)")
+        me.shows(
+            "grad", "⚠ zero_grad is OFF: .grad keeps adding up (after = before + this backward)"
+        )
         await me.press(*"n" * 8)
         me.at(2, "backward")
         assert "■ breakpoint" in me.status
@@ -328,7 +330,9 @@ def test_lr_too_high_lesson():
     async def lesson(me: Learner) -> None:
         await me.press("s")
         me.at(1, "step")
-        me.shows("delta", "10^-3.0", "10^-0.1", "10^0.3", "▲ as big as W itself: the step overshoots")
+        me.shows(
+            "delta", "10^-3.0", "10^-0.1", "10^0.3", "▲ as big as W itself: the step overshoots"
+        )
         w1 = me.delta.split("W1 [16×16]")[1].split("\n")[1]
         assert "10^-0.1" in w1
         await me.press("s")
