@@ -23,7 +23,7 @@ from mlp_tui.ui.app import MlpTuiApp
 from mlp_tui.ui.widgets.status_bar import StatusBar
 from tests.ui.pilot_helpers import settle
 
-SIZE = (160, 50)
+SIZE = (160, 50)  # a terminal where the Loss tab has room for the decision boundary
 
 
 def plain(markdown: str) -> str:
@@ -38,9 +38,18 @@ class Learner:
         self.app, self.pilot = app, pilot
 
     async def press(self, *keys: str) -> None:
-        """Press each key and wait for the session's answer before the next one."""
+        """Press the keys in order. The session's thread answers its commands in order, so
+        a run of keys is pressed at once and waited for once; but ``c`` pressed while
+        training runs would pause it, so each ``c`` is waited for before the next key."""
+        batch: list[str] = []
         for key in keys:
-            await self.pilot.press(key)
+            batch.append(key)
+            if key == "c":
+                await self.pilot.press(*batch)
+                await settle(self.pilot)
+                batch = []
+        if batch:
+            await self.pilot.press(*batch)
             await settle(self.pilot)
 
     async def set_lr(self, text: str) -> None:
