@@ -356,10 +356,19 @@ def test_lr_too_high_lesson():
         me.shows("status", "loss nan", "■ inf/NaN")
         me.shows("note", "h1 @ W2", "281 of 3200")
         lines = me.graph
-        bad = next(i for i, line in enumerate(lines) if "h1 @ W2" in line)
+        bad = next(i for i, line in enumerate(lines) if "MmBackward0  h1 @ W2" in line)
         assert all("inf/NaN" in line for line in lines[: bad + 1] if "AccumulateGrad" not in line)
         tree = me.app.view.graph.tree
         assert "h1 @ W2" in tree.cursor_node.label.plain  # the cursor is on it
+        assert lines[bad].startswith(" " * 18 + "▶ ")  # folded: the net below it
+        await me.press("space")
+        lines = me.graph
+        assert lines[bad].startswith(" " * 18 + "▼ ")
+        assert "h1 = leaky_relu(z1)" in lines[bad + 1] and "✗" not in lines[bad + 1]
+        me.says("press space to open it", "h1 = leaky_relu(z1), carries no ✗")
+        graph = me.app.report.graph  # what the folded lines hold: finite down to x @ W0
+        first = graph.first_nonfinite()
+        assert all(n.finite for n in graph.nodes if n.forward_order < first.forward_order)
         await me.press("enter")
         assert me.tab == "tensor" and me.tensor.startswith("h1 @ W2")
 
