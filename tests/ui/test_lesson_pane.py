@@ -22,7 +22,7 @@ from mlp_tui.session.report import Report
 from mlp_tui.session.session import Session
 from mlp_tui.trace.pitfalls import Pitfall
 from mlp_tui.ui.widgets.lesson_pane import LessonPane, note_lines
-from tests.ui.pane_harness import PaneApp, flat, screen_text
+from tests.ui.pane_harness import FIXED_XOR, PaneApp, flat, screen_text
 
 SINE = """
 [scenario]
@@ -34,37 +34,20 @@ samples = 100
 """
 
 
-# A fixed copy of the XOR scenario, so the lesson text and the snapshot do not change when
-# the shipped scenario's wording does.
-FIXED = """
-[scenario]
-title = "Fixed XOR"
-lesson = \"\"\"
+# The fixed XOR scenario with a lesson and a breakpoint, so the lesson text and the snapshot
+# do not change when the shipped scenario's wording does.
+LESSON = '''
+lesson = """
 **XOR** needs a hidden layer: no single line separates its classes.
 
 1. `zero_grad` clears every `.grad`.
 2. `forward` builds the graph.
 
 *Think:* why does the loss fall slowly at first?
-\"\"\"
-[data]
-kind = "xor"
-samples = 200
-noise = 0.25
-seed = 0
-[model]
-hidden = [4]
-activation = "tanh"
-init = "xavier"
-[loss]
-kind = "bce"
-[optimizer]
-kind = "sgd"
-lr = 0.5
-[[breakpoints]]
-when = "accuracy >= 0.9"
-note = "Ninety percent: look at the boundary now."
-"""
+"""'''
+FIXED = FIXED_XOR.replace('title = "Fixed XOR"', 'title = "Fixed XOR"' + LESSON) + (
+    '[[breakpoints]]\nwhen = "accuracy >= 0.9"\nnote = "Ninety percent: look at the boundary now."\n'
+)
 
 
 def fixed_scenario(tmp_path: Path) -> Built:
