@@ -47,15 +47,6 @@ class Watcher:
     def step_done(self, s: StepState) -> None: ...
 
 
-def _norms(tensors: list[torch.Tensor]) -> list[float]:
-    """``stats.norms`` for tensors outside autograd, on the hot path: one kernel call and
-    one read-back; only an overflow (a float32 norm of finite values) takes the long way."""
-    if not tensors:
-        return []
-    values = torch.stack(torch._foreach_norm(tensors)).tolist()
-    return values if math.inf not in values else norms(tensors)
-
-
 def accuracy_of(correct: CorrectFn, pred: torch.Tensor, y: torch.Tensor) -> Accuracy:
     """Correct predictions over the batch, exactly: 190/200, never 0.949999988."""
     return Accuracy(int(correct(pred.detach(), y)), len(y))
@@ -129,7 +120,7 @@ class Figures(Watcher):
 
     def backward_done(self, s: StepState) -> None:
         have = [(n, p.grad) for n, p in self._named if p.is_leaf and p.grad is not None]
-        values = _norms([g for _, g in have])
+        values = norms([g for _, g in have])
         self.nonfinite = []
         for (name, _), value in zip(have, values, strict=True):
             self.metrics[self._grad_keys[name]] = value
@@ -143,10 +134,10 @@ class Figures(Watcher):
     def step_done(self, s: StepState) -> None:
         after = self._values
         if self._before is None:
-            values = _norms(after)  # whether every update left its parameter finite
+            values = norms(after)  # whether every update left its parameter finite
         else:
             deltas = torch._foreach_sub(after, self._before)
-            figures = _norms([*deltas, *self._before, *after])  # one read-back for all
+            figures = norms([*deltas, *self._before, *after])  # one read-back for all
             n = len(after)
             for (delta_key, ratio_key), delta, weight in zip(
                 self._delta_keys, figures[:n], figures[n : 2 * n], strict=True

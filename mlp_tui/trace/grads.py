@@ -9,6 +9,7 @@ element by element, never assumed, and never stated as a sum of norms (norms do 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -53,19 +54,6 @@ def clone_grads(params: list[torch.Tensor], copy: Copier = fresh_copy) -> list[t
     return [copy(p.grad) if p.is_leaf and p.grad is not None else None for p in params]
 
 
-def adds_up(
-    before: torch.Tensor | None, contribution: torch.Tensor, after: torch.Tensor
-) -> bool | None:
-    """Whether ``after == before + contribution`` holds in every element, to rounding (a
-    couple of ulps of the terms); None when a term is inf/NaN and nothing can be said."""
-    expected = contribution if before is None else before + contribution
-    if not bool(expected.isfinite().all() & after.isfinite().all()):
-        return None
-    scale = expected.abs() if before is None else before.abs() + contribution.abs()
-    slack = 2 * torch.finfo(after.dtype).eps * scale
-    return bool(((after - expected).abs() <= slack).all())
-
-
 def capture_grads(
     named: list[tuple[str, torch.Tensor]],
     before: list[torch.Tensor | None],
@@ -73,20 +61,52 @@ def capture_grads(
     copy: Copier = fresh_copy,
 ) -> list[GradCapture]:
     """Compare each parameter's ``.grad`` now with a copy taken before ``backward()``, and
-    with ``incoming``: the gradient autograd handed each parameter in this backward."""
+    with ``incoming``: the gradient autograd handed each parameter in this backward.
+
+    ``after = before + this`` is checked on the elements: the residual
+    ``after − this − before`` is formed element by element and must vanish to rounding
+    (its norm within a few ulps of ‖before‖ + ‖this‖); its norm comes with the others."""
     afters = clone_grads([p for _, p in named], copy)
     contributions = [
         None if a is None or g is None else copy(g) for a, g in zip(afters, incoming, strict=True)
     ]
+    checked = [i for i, c in enumerate(contributions) if c is not None]
+    residuals: list[torch.Tensor] = []
+    if checked:
+        residuals = torch._foreach_sub(
+            [afters[i] for i in checked], [contributions[i] for i in checked]
+        )
+        accumulated = [(j, i) for j, i in enumerate(checked) if before[i] is not None]
+        if accumulated:
+            torch._foreach_sub_(
+                [residuals[j] for j, _ in accumulated], [before[i] for _, i in accumulated]
+            )
     groups = (before, afters, contributions)
-    figures = iter(norms([t for group in groups for t in group if t is not None]))
+    tensors = [t for group in groups for t in group if t is not None]
+    figures = norms([*tensors, *residuals])
+    residual_n = dict(zip(checked, figures[len(tensors) :], strict=True))
+    figures = iter(figures[: len(tensors)])
     before_n, after_n, contribution_n = [
         [None if t is None else next(figures) for t in group] for group in groups
     ]
-    rows = zip(named, before, afters, contributions, before_n, after_n, contribution_n, strict=True)
+    verdicts: list[bool | None] = [None] * len(named)
+    for i in checked:
+        terms = (before_n[i] or 0.0) + contribution_n[i]
+        if math.isfinite(terms) and math.isfinite(after_n[i]):
+            slack = 4 * torch.finfo(afters[i].dtype).eps * terms
+            verdicts[i] = residual_n[i] <= slack
+    rows = zip(
+        named,
+        before,
+        afters,
+        contributions,
+        before_n,
+        after_n,
+        contribution_n,
+        verdicts,
+        strict=True,
+    )
     return [
-        GradCapture(
-            name, tuple(p.shape), b, a, c, nb, na, nc, None if c is None else adds_up(b, c, a)
-        )
-        for (name, p), b, a, c, nb, na, nc in rows
+        GradCapture(name, tuple(p.shape), b, a, c, nb, na, nc, ok)
+        for (name, p), b, a, c, nb, na, nc, ok in rows
     ]

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mlp_tui.scratch import Linear, mse_loss
-from mlp_tui.trace.grads import adds_up, capture_grads, clone_grads
+from mlp_tui.trace.grads import capture_grads, clone_grads
 
 STEPS = 4
 
@@ -151,13 +151,22 @@ def test_capture_grads_directly():
     assert torch.equal(w_cap.after, torch.tensor([5.0, 7.0]))
 
 
+def verdict(before, this, after) -> bool | None:
+    """``adds_up`` of a parameter whose .grad is ``after``, given before and this backward."""
+    p = torch.zeros(len(after), requires_grad=True)
+    p.grad = after.clone()
+    return capture_grads([("p", p)], [before], [this])[0].adds_up
+
+
 def test_adds_up_checks_the_identity_element_by_element_not_by_norms():
     before = torch.tensor([3.0, -4.0])
     this = torch.tensor([-3.0, 4.0])
-    assert adds_up(before, this, before + this) is True
-    assert adds_up(None, this, this.clone()) is True
-    # Same norms as the true sum (0), different elements: caught.
-    assert adds_up(before, this, torch.tensor([0.0, 1e-3])) is False
-    # ‖before‖ + ‖this‖ = 10 but ‖after‖ = 0: the norms do not add, the elements do.
-    assert adds_up(before, this, torch.zeros(2)) is True
-    assert adds_up(before, torch.tensor([math.inf, 0.0]), torch.zeros(2)) is None
+    assert verdict(before, this, before + this) is True
+    assert verdict(None, this, this.clone()) is True
+    # ‖before‖ + ‖this‖ = 10 while ‖after‖ = 0: the norms do not add, the elements do.
+    assert verdict(before, this, torch.zeros(2)) is True
+    # Off by one element: caught, however small next to the terms.
+    assert verdict(before, this, torch.tensor([0.0, 1e-3])) is False
+    big = torch.tensor([1e6, -1e6])
+    assert verdict(big, this, big + this) is True  # rounding of big terms is no error
+    assert verdict(before, torch.tensor([math.inf, 0.0]), torch.zeros(2)) is None
