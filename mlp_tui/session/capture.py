@@ -116,10 +116,13 @@ class FullCapture(Watcher):
     def backward_starts(self, s: StepState) -> None:
         self._grads_before = clone_grads(self._params, self._copy)
         self._incoming = [None] * len(self._params)
+        # Where .grad already holds something, backward() adds onto it: catch what it adds,
+        # so that after = before + this is checked. Where .grad is None, this backward's
+        # gradient simply becomes .grad: nothing to add up, and no hook to pay for.
         self._hooks = [
             p.register_hook(lambda g, i=i: self._incoming.__setitem__(i, g))
             for i, p in enumerate(self._params)
-            if p.is_leaf and p.requires_grad
+            if self._grads_before[i] is not None and p.requires_grad
         ]
 
     def backward_done(self, s: StepState) -> None:

@@ -47,6 +47,16 @@ class Watcher:
     def step_done(self, s: StepState) -> None: ...
 
 
+def _all_finite(flats: list[torch.Tensor]) -> bool:
+    """Whether every element is finite, in one sum: inf and NaN survive a sum (a finite sum
+    that overflows is only a false alarm, which ``_has_nonfinite`` then clears)."""
+    return not flats or math.isfinite(torch.cat(flats).sum().item())
+
+
+def _has_nonfinite(t: torch.Tensor) -> bool:
+    return not bool(t.detach().isfinite().all())
+
+
 def accuracy_of(correct: CorrectFn, pred: torch.Tensor, y: torch.Tensor) -> Accuracy:
     """Correct predictions over the batch, exactly: 190/200, never 0.949999988."""
     return Accuracy(int(correct(pred.detach(), y)), len(y))
@@ -58,8 +68,8 @@ class Figures(Watcher):
     ``metrics`` maps ``loss``, ``accuracy`` (an exact ``Accuracy``), ``step``, ``zeroed``,
     ``grad_norm.W0``, ``delta_norm.W0``, ``update_ratio.W0``, ``dead_fraction.h0`` to their
     values; ``nonfinite`` names what went inf/NaN in the phase just run (``loss``,
-    ``W0.grad``, ``W0``). The loss, the gradient norms and the finiteness of every update are
-    read on every step; the accuracy, the updates' norms and dead units only when wanted.
+    ``W0.grad``, ``W0``). The loss and the finiteness of every ``.grad`` and every updated
+    parameter are read on every step; the norms, the accuracy and dead units when wanted.
     """
 
     def __init__(
@@ -69,12 +79,13 @@ class Figures(Watcher):
         # Detached once: the parameters are updated and restored in place, so these views
         # always show their current values, without autograd recording the norms.
         self._values = [p.detach() for _, p in self._named]
-        self._grad_keys = {n: f"grad_norm.{n}" for n, _ in self._named}
+        self._flat_values = [v.reshape(-1) for v in self._values]  # views, for one sum
+        self._leaves = [(n, f"grad_norm.{n}", p) for n, p in self._named if p.is_leaf]
         self._delta_keys = [(f"delta_norm.{n}", f"update_ratio.{n}") for n, _ in self._named]
         self._correct = correct
         self.metrics: dict[str, float | Fraction] = {}
         self.nonfinite: list[str] = []
-        self._want_accuracy = self._want_deltas = False
+        self._want_accuracy = self._want_grads = self._want_deltas = False
         self._outputs: list[tuple[str, torch.Tensor]] = []  # activations, for dead units
         self._before: list[torch.Tensor] | None = None  # parameters before the update
 
@@ -82,6 +93,7 @@ class Figures(Watcher):
         """Read what the breakpoints test, and everything a streaming reader gets."""
         families = {bp.condition.family for bp in breakpoints if bp.condition}
         self._want_accuracy = streaming or "accuracy" in families
+        self._want_grads = streaming or "grad_norm" in families
         self._want_deltas = streaming or bool(families & {"delta_norm", "update_ratio"})
         self.watches_layers = "dead_fraction" in families
 
@@ -119,13 +131,16 @@ class Figures(Watcher):
         self.nonfinite = [] if math.isfinite(value) else ["loss"]
 
     def backward_done(self, s: StepState) -> None:
-        have = [(n, p.grad) for n, p in self._named if p.is_leaf and p.grad is not None]
-        values = norms([g for _, g in have])
-        self.nonfinite = []
-        for (name, _), value in zip(have, values, strict=True):
-            self.metrics[self._grad_keys[name]] = value
-            if not math.isfinite(value):
-                self.nonfinite.append(f"{name}.grad")
+        have = [(name, key, p.grad) for name, key, p in self._leaves if p.grad is not None]
+        grads = [g for _, _, g in have]
+        if self._want_grads:
+            values = norms(grads)
+            for (_, key, _), value in zip(have, values, strict=True):
+                self.metrics[key] = value
+            finite = math.isfinite(sum(values))  # inf and NaN stay so in a sum of norms
+        else:
+            finite = _all_finite([g.reshape(-1) for g in grads])
+        self.nonfinite = [] if finite else [f"{n}.grad" for n, _, g in have if _has_nonfinite(g)]
 
     def step_starts(self, s: StepState) -> None:
         if self._want_deltas:  # one call copies them all
@@ -134,7 +149,7 @@ class Figures(Watcher):
     def step_done(self, s: StepState) -> None:
         after = self._values
         if self._before is None:
-            values = norms(after)  # whether every update left its parameter finite
+            finite = _all_finite(self._flat_values)  # whether every update left W finite
         else:
             deltas = torch._foreach_sub(after, self._before)
             figures = norms([*deltas, *self._before, *after])  # one read-back for all
@@ -144,11 +159,9 @@ class Figures(Watcher):
             ):
                 self.metrics[delta_key] = delta
                 self.metrics[ratio_key] = delta / weight if weight > 0 else math.inf
-            values = figures[2 * n :]
+            finite = math.isfinite(sum(figures[2 * n :]))
             self._before = None
-        self.nonfinite = [
-            n for (n, _), v in zip(self._named, values, strict=True) if not math.isfinite(v)
-        ]
+        self.nonfinite = [] if finite else [n for n, p in self._named if _has_nonfinite(p)]
 
     def accuracy(self, s: StepState) -> Accuracy | None:
         """This step's accuracy, taken now if nobody wanted it while the step ran."""

@@ -361,6 +361,8 @@ class Session:
         if phase is Phase.STEP:  # what the next step's start compares with (see _touched)
             self._own_versions = self._versions()
         f = self._figures
+        if not (self.breakpoints or f.nonfinite or self.step_no == self.end_step):
+            return None  # nothing here could stop the session: nothing to judge
         return judge(
             self.step_no,
             phase,

@@ -61,16 +61,18 @@ def capture_grads(
     copy: Copier = fresh_copy,
 ) -> list[GradCapture]:
     """Compare each parameter's ``.grad`` now with a copy taken before ``backward()``, and
-    with ``incoming``: the gradient autograd handed each parameter in this backward.
+    with ``incoming``: the gradient autograd handed each parameter in this backward, caught
+    where ``.grad`` held something before (where it was None, the gradient is ``.grad``).
 
     ``after = before + this`` is checked on the elements: the residual
     ``after − this − before`` is formed element by element and must vanish to rounding
     (its norm within a few ulps of ‖before‖ + ‖this‖); its norm comes with the others."""
     afters = clone_grads([p for _, p in named], copy)
     contributions = [
-        None if a is None or g is None else copy(g) for a, g in zip(afters, incoming, strict=True)
+        copy(g) if g is not None else (a if b is None else None)
+        for a, b, g in zip(afters, before, incoming, strict=True)
     ]
-    checked = [i for i, c in enumerate(contributions) if c is not None]
+    checked = [i for i, g in enumerate(incoming) if g is not None and afters[i] is not None]
     residuals: list[torch.Tensor] = []
     if checked:
         residuals = torch._foreach_sub(
