@@ -1,0 +1,179 @@
+"""Issue 12, hardening: each test pins a crash or a misbehaviour found by trying to break the app.
+
+Text from a scenario file is data: it is shown as written, never parsed as markup. A key
+pressed twice in a modal does not dismiss it twice. Exports never overwrite a file. Signals
+that end the app leave the terminal as they found it. Re-opening scenarios does not keep
+memory for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual.widgets import OptionList, Static
+
+from mlp_tui.ui.app import MlpTuiApp
+from mlp_tui.ui.widgets.lesson_pane import LessonPane
+from mlp_tui.ui.widgets.status_bar import StatusBar
+from tests.ui.pilot_helpers import settle
+
+
+def run(coro) -> None:
+    asyncio.run(coro)
+
+
+async def toasts(pilot) -> list[str]:
+    """What the toasts say, as drawn (the plain text of their rendered content), once the
+    notifications sent so far are on screen."""
+    from textual.widgets._toast import Toast
+
+    deadline = asyncio.get_running_loop().time() + 5
+    while True:
+        shown = [toast.render().plain for toast in pilot.app.screen.query(Toast)]
+        if len(shown) >= len(pilot.app._notifications):
+            return shown
+        if asyncio.get_running_loop().time() > deadline or pilot.app.return_code is not None:
+            return shown
+        await pilot.pause(0.02)
+
+
+# ---------------------------------------------------------------------- modals, twice
+
+
+def burst(app: MlpTuiApp, *keys: str) -> None:
+    """Keys as a terminal delivers a quick double press: all queued before any is handled
+    (``pilot.press`` waits for the app to idle after each key, which hides the race)."""
+    from textual import events
+
+    for key in keys:
+        event = events.Key(key, "\r" if key == "enter" else key)
+        event.set_sender(app)
+        app._driver.send_message(event)
+
+
+def test_enter_twice_in_the_picker_opens_once_and_does_not_crash():
+    async def body():
+        app = MlpTuiApp()
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            await settle(pilot)
+            await pilot.press("o")
+            await pilot.pause()
+            burst(app, "enter", "enter")  # the second reaches the picker as it closes
+            await settle(pilot)
+            assert app.return_code is None, "the app crashed"
+            assert type(app.screen).__name__ != "ScenarioPicker"
+            assert app.built.spec.name == "xor"
+
+    run(body())
+
+
+def test_enter_twice_in_the_learning_rate_prompt_does_not_crash():
+    async def body():
+        app = MlpTuiApp()
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            await settle(pilot)
+            await pilot.press("l")
+            await pilot.pause()
+            burst(app, "enter", "enter")
+            await settle(pilot)
+            assert app.return_code is None, "the app crashed"
+            assert type(app.screen).__name__ != "LearningRateScreen"
+            assert app.report.lr == 0.5
+
+    run(body())
+
+
+# ---------------------------------------------------------------------- file text, literally
+
+TITLE = "[/bold] T"
+SUMMARY = "Adam [lr=0.01] and [b]not bold[/b]"
+NOTE = "see x[/i] here"
+
+
+def markup_scenario(tmp_path: Path) -> Path:
+    path = tmp_path / "brackets.toml"
+    path.write_text(
+        "[scenario]\n"
+        f"title = {TITLE!r}\n"
+        f"summary = {SUMMARY!r}\n"
+        'lesson = "A lesson with [b]brackets[/b] in Markdown."\n'
+        '[data]\nkind = "xor"\nsamples = 40\n'
+        '[optimizer]\nkind = "adam"\nlr = 0.01\n'
+        f'[[breakpoints]]\nstep = 1\nphase = "forward"\nnote = {NOTE!r}\n'
+    )
+    return path
+
+
+def test_text_from_a_scenario_file_is_shown_literally(tmp_path: Path):
+    path = markup_scenario(tmp_path)
+
+    async def body():
+        app = MlpTuiApp(str(path))
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            await settle(pilot)
+            assert app.return_code is None, "the app crashed opening the scenario"
+            assert TITLE in str(app.query_one(StatusBar).render())
+            lesson = app.query_one(LessonPane)
+            assert lesson.border_title is not None
+            assert TITLE in app.query_one(LessonPane)._border_title.plain
+            await pilot.press("c")  # runs to the breakpoint after step 1's forward
+            await settle(pilot)
+            assert app.return_code is None, "the app crashed showing the breakpoint"
+            assert app.report.stop is not None and app.report.stop.reason == "breakpoint"
+            assert any(NOTE in text for text in await toasts(pilot))
+            assert NOTE in str(app.query_one("#lesson-note", Static).render())
+
+    run(body())
+
+
+def test_the_pickers_entries_are_shown_literally():
+    from mlp_tui.ui.screens.picker import ScenarioPicker
+
+    async def body():
+        app = MlpTuiApp()
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            await settle(pilot)
+            app.push_screen(ScenarioPicker([("adam-ish", TITLE, SUMMARY)]))
+            await pilot.pause()
+            option = app.screen.query_one(OptionList).get_option_at_index(0)
+            prompt = option.prompt
+            plain = prompt.plain if hasattr(prompt, "plain") else str(prompt)
+            assert TITLE in plain and SUMMARY in plain
+
+    run(body())
+
+
+def test_an_error_quoting_file_text_is_shown_literally(tmp_path: Path):
+    bad = tmp_path / "[b]bad[i].toml"
+    bad.write_text('[data]\nkind = "[/x]"\n')
+
+    async def body():
+        app = MlpTuiApp()
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            await settle(pilot)
+            await pilot.press("o")
+            await pilot.pause()
+            await pilot.click("Input")
+            await pilot.press(*str(bad), "enter")
+            await settle(pilot)
+            await pilot.pause()
+            assert app.return_code is None, "the app crashed showing the error"
+            assert any("[b]bad[i].toml" in text and "[/x]" in text for text in await toasts(pilot))
+
+    run(body())
+
+
+def test_a_bad_learning_rate_is_quoted_literally():
+    async def body():
+        app = MlpTuiApp()
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            await settle(pilot)
+            await pilot.press("l")
+            await pilot.pause()
+            await pilot.press("ctrl+a", "ctrl+k", *"[/b]", "enter")
+            await pilot.pause()
+            assert app.return_code is None, "the app crashed quoting the input"
+            assert "[/b]" in str(app.screen.query_one("#error", Static).render())
+
+    run(body())
