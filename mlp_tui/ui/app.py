@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +40,23 @@ def _freeze_what_stays() -> None:
     gc.unfreeze()
     gc.collect()
     gc.freeze()
+
+
+def write_new(directory: Path, stem: str, suffix: str, text: str) -> Path:
+    """Write ``text`` to a file that did not exist: ``stem.suffix``, else ``stem-1.suffix``,
+    ``stem-2.suffix``… Exclusive creation (``O_CREAT | O_EXCL``) refuses any existing
+    name, a symlink included (dangling or not, it is not followed), so an export never
+    replaces a file or writes through a link. Raises ``OSError`` when the folder cannot
+    be written (missing, not a folder, no permission)."""
+    for n in range(1000):
+        path = directory / (f"{stem}.{suffix}" if n == 0 else f"{stem}-{n}.{suffix}")
+        try:
+            with open(path, "x", encoding="utf-8") as file:
+                file.write(text)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"{stem}.{suffix} and 999 numbered names after it exist")
 
 
 class MlpTuiApp(App[int]):
@@ -202,8 +219,7 @@ class MlpTuiApp(App[int]):
             self.view.show_tab(tab)
 
     def action_save_svg(self) -> None:
-        path = self.save_screenshot(path=str(self.export_dir))
-        self.say(f"Screenshot saved: {path}")
+        self._export("Screenshot", "svg", self.export_screenshot)
 
     def action_export_dot(self) -> None:
         if self.report is None or self.report.graph is None:
@@ -211,14 +227,23 @@ class MlpTuiApp(App[int]):
             return
         from mlp_tui.trace.graph import to_dot
 
-        name = f"{self.built.spec.name}-step{self.report.step}-{self.report.phase}.dot"
-        path = self.export_dir / name
+        graph, title = self.report.graph, self.built.spec.title
+        self._export("Graph (Graphviz DOT)", "dot", lambda: to_dot(graph, title))
+
+    def _export(self, what: str, suffix: str, text: Callable[[], str]) -> None:
+        """Write a new file in ``export_dir`` named after the scenario and the position
+        (``xor-step3-forward.dot``), never replacing one: see ``write_new``."""
+        if self.built is None or self.report is None:
+            stem = "mlp-tui"
+        else:
+            stem = f"{self.built.spec.name}-step{self.report.step}-{self.report.phase or 'ready'}"
         try:
-            path.write_text(to_dot(self.report.graph, self.built.spec.title))
+            path = write_new(self.export_dir, stem, suffix, text())
         except OSError as err:
-            self.say(f"Cannot write {path}: {err}", severity="error")
+            reason = err.strerror or str(err)
+            self.say(f"{what} not saved in {self.export_dir}: {reason}", severity="error")
             return
-        self.say(f"Graph saved as Graphviz DOT: {path}")
+        self.say(f"{what} saved: {path}")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

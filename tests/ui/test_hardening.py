@@ -177,3 +177,54 @@ def test_a_bad_learning_rate_is_quoted_literally():
             assert "[/b]" in str(app.screen.query_one("#error", Static).render())
 
     run(body())
+
+
+# ---------------------------------------------------------------------- exports never overwrite
+
+
+def test_g_never_overwrites_a_file_nor_writes_through_a_symlink(tmp_path: Path):
+    mine = tmp_path / "xor-step1-forward.dot"
+    mine.write_text("my notes")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "xor-step1-forward-1.dot").symlink_to(victim)
+    (tmp_path / "xor-step1-forward-2.dot").symlink_to(tmp_path / "nowhere")  # dangling
+
+    async def body():
+        app = MlpTuiApp(export_dir=tmp_path)
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            await settle(pilot)
+            await pilot.press("n", "n")  # zero_grad, forward: a graph to export
+            await settle(pilot)
+            await pilot.press("g", "g")
+            await pilot.pause()
+            assert app.return_code is None
+
+    run(body())
+    assert mine.read_text() == "my notes"
+    assert victim.read_text() == "precious"
+    assert not (tmp_path / "nowhere").exists()
+    for name in ("xor-step1-forward-3.dot", "xor-step1-forward-4.dot"):
+        assert "MmBackward0" in (tmp_path / name).read_text()
+
+
+def test_p_twice_keeps_both_screenshots_and_an_unwritable_folder_is_a_message(tmp_path: Path):
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+
+    async def body():
+        app = MlpTuiApp(export_dir=tmp_path)
+        async with app.run_test(size=(120, 36), notifications=True) as pilot:
+            await settle(pilot)
+            await pilot.press("p", "p")
+            await pilot.pause()
+            app.export_dir = not_a_folder / "below"  # a path under a file: cannot be written
+            await pilot.press("p")
+            await pilot.pause()
+            assert app.return_code is None, "the app crashed"
+            shown = await toasts(pilot)
+            assert any("not saved" in text and str(not_a_folder) in text for text in shown)
+
+    run(body())
+    svgs = sorted(tmp_path.glob("*.svg"))
+    assert len(svgs) == 2 and all("<svg" in svg.read_text() for svg in svgs)
