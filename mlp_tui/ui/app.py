@@ -8,8 +8,10 @@ Panes only draw data; this module only routes it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
-from collections.abc import Callable, Iterable
+import signal
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -75,6 +77,8 @@ class MlpTuiApp(App[int]):
         Binding("r", "reset", "Reset"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        # Textual binds ctrl+c to "copy" in inputs and elsewhere only to a hint: here it quits.
+        Binding("ctrl+c", "quit", "Quit", show=False),
         Binding("1", "tab('loss')", "Loss", show=False),
         Binding("2", "tab('tensor')", "Tensor", show=False),
         Binding("3", "tab('lesson')", "Lesson", show=False),
@@ -95,7 +99,7 @@ class MlpTuiApp(App[int]):
         ("p", "save a screenshot (SVG) in the current folder"),
         ("g", "export the autograd graph as Graphviz DOT"),
         ("?", "this help"),
-        ("q", "quit"),
+        ("q", "quit (ctrl+c too)"),
     ]
 
     def __init__(self, scenario: str | None = None, export_dir: Path | None = None) -> None:
@@ -108,6 +112,8 @@ class MlpTuiApp(App[int]):
         self.pending = 0  # commands submitted and not yet done: tests wait on it
         self.startup_error: str | None = None
         self.view = None  # the DebuggerView, once a scenario is open
+        self.ended_by: int | None = None
+        """The signal (SIGTERM, SIGHUP, SIGINT) that ended the app, if one did."""
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -118,6 +124,16 @@ class MlpTuiApp(App[int]):
         self.query_one(StatusBar).show(self.scenario or "xor", None)
         self.runner.start()
         self._submit("open", self.scenario)
+        if self.ended_by is not None:  # the signal came before the app was running
+            self.end_by_signal(self.ended_by)
+
+    def end_by_signal(self, signum: int) -> None:
+        """Quit as ``q`` does, for a signal: pause training, exit normally (so Textual's
+        driver restores the terminal: main screen, cursor, echo, mouse tracking off), and
+        report the shell's status for that signal (128 + its number: 143 for SIGTERM)."""
+        self.ended_by = signum
+        self.runner.pause()
+        self.exit(128 + signum, return_code=128 + signum)
 
     async def action_quit(self) -> None:
         """Stop training first (off the UI thread, so the screen stays alive meanwhile)."""
@@ -304,12 +320,47 @@ class MlpTuiApp(App[int]):
         self.view.show(report, boundary, complete)
 
 
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+"""Signals that end the app. Their default action kills the process on the spot and leaves
+the terminal as the app set it: alternate screen, no echo, raw input, mouse tracking on.
+(Ctrl-C is a key in the app's raw mode; SIGINT comes only from ``kill -INT``.)"""
+
+
+@contextlib.contextmanager
+def _ending_signals_quit(app: MlpTuiApp) -> Iterator[None]:
+    """While the app runs, an ending signal asks it to quit cleanly instead.
+
+    The handler runs in the main thread, between two bytecodes of whatever the event loop
+    is doing; it only schedules ``end_by_signal`` on the loop (``call_soon_threadsafe``
+    also wakes a loop waiting in ``select``). Before the loop runs, ``on_mount`` sees
+    ``ended_by``; after it, ``run_app`` returns the status anyway."""
+
+    def handler(signum: int, frame: object) -> None:
+        if app.ended_by is None:
+            app.ended_by = signum
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        loop.call_soon_threadsafe(app.end_by_signal, signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in ENDING_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def run_app(scenario: str | None = None) -> int:
     """Run the debugger; returns the exit status (2 when the scenario cannot be opened)."""
     import sys
 
     app = MlpTuiApp(scenario)
-    status = app.run()
+    with _ending_signals_quit(app):
+        status = app.run()
+    if app.ended_by is not None:
+        return 128 + app.ended_by
     if app.startup_error:
         print(f"mlp-tui: {app.startup_error}", file=sys.stderr)
         return EXIT_BAD_INPUT

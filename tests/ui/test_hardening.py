@@ -9,8 +9,10 @@ memory for good.
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
+import pytest
 from textual.widgets import OptionList, Static
 
 from mlp_tui.ui.app import MlpTuiApp
@@ -228,3 +230,86 @@ def test_p_twice_keeps_both_screenshots_and_an_unwritable_folder_is_a_message(tm
     run(body())
     svgs = sorted(tmp_path.glob("*.svg"))
     assert len(svgs) == 2 and all("<svg" in svg.read_text() for svg in svgs)
+
+
+# ---------------------------------------------------------------------- quitting
+
+
+def test_ctrl_c_quits_cleanly_with_status_0():
+    async def body():
+        app = MlpTuiApp()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("ctrl+c")
+            await pilot.pause()
+        assert app.return_code == 0
+
+    run(body())
+
+
+def read_until(fd: int, wanted: bytes, deadline: float) -> bytes:
+    """Bytes the app writes to its terminal, until ``wanted`` shows up (or EOF / time out)."""
+    import os
+    import select
+    import time
+
+    out = b""
+    while wanted not in out and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
+def test_a_signal_ends_the_app_and_restores_the_terminal(signum):
+    """The real command in a pseudo-terminal: termios and escape codes are what a shell sees."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import termios
+    import time
+
+    master, slave = pty.openpty()
+    termios.tcsetattr(slave, termios.TCSANOW, termios.tcgetattr(slave))
+    before = termios.tcgetattr(slave)
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"}
+    env.pop("TEXTUAL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlp_tui"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        start = read_until(master, b"ready", deadline)  # the status bar: scenario loaded
+        assert b"\x1b[?1049h" in start and b"ready" in start, start[-400:]
+        assert termios.tcgetattr(slave)[3] & termios.ECHO == 0  # the app's raw mode
+        proc.send_signal(signum)
+        status = proc.wait(timeout=15)
+        end = read_until(master, b"\x00never", time.monotonic() + 0.5)  # what is left
+        after = termios.tcgetattr(slave)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        os.close(slave)
+    assert b"Traceback" not in end
+    for restore in (b"\x1b[?1049l", b"\x1b[?25h", b"\x1b[?1000l"):  # main screen, cursor, mouse
+        assert restore in end, (restore, end[-300:])
+    lflag = termios.ECHO | termios.ICANON | termios.ISIG
+    assert after[3] & lflag == before[3] & lflag  # echo, line editing and ^C are back
+    assert after == before
+    assert status == 128 + signum  # the shell's status for that signal (143, 129)
