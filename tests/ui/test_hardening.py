@@ -300,8 +300,11 @@ def test_a_signal_ends_the_app_and_restores_the_terminal(signum):
         assert b"\x1b[?1049h" in start and b"ready" in start, start[-400:]
         assert termios.tcgetattr(slave)[3] & termios.ECHO == 0  # the app's raw mode
         proc.send_signal(signum)
-        status = proc.wait(timeout=15)
-        end = read_until(master, b"\x00never", time.monotonic() + 0.5)  # what is left
+        end, deadline = b"", time.monotonic() + 15
+        while proc.poll() is None and time.monotonic() < deadline:  # keep reading: a full
+            end += read_until(master, b"\x00never", time.monotonic() + 0.1)  # pty blocks it
+        end += read_until(master, b"\x00never", time.monotonic() + 0.3)  # what is left
+        status = proc.wait(timeout=1)
         after = termios.tcgetattr(slave)
     finally:
         if proc.poll() is None:
