@@ -8,7 +8,10 @@ Panes only draw data; this module only routes it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+import gc
+import signal
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,15 +19,46 @@ from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 if TYPE_CHECKING:  # the report module imports torch: the app paints before that
     from mlp_tui.session.report import Boundary, Report
 
 from mlp_tui.ui.runner import Done, Failed, Opened, Runner, Updated
+from mlp_tui.ui.widgets.footer import Footer
 from mlp_tui.ui.widgets.status_bar import StatusBar
 
 EXIT_BAD_INPUT = 2
+
+
+def _freeze_what_stays() -> None:
+    """Move what is alive now (torch, Textual, this scenario's panes) out of the garbage
+    collector's sight, or every full collection walks ~200k objects (~0.1 s) mid-frame.
+
+    Frozen objects are never collected, so first unfreeze what the last open froze: the
+    panes and session of the scenario just replaced are garbage now (cyclic: widgets point
+    at their parents), and freezing them again would keep ~7 MiB per re-open for good.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+def write_new(directory: Path, stem: str, suffix: str, text: str) -> Path:
+    """Write ``text`` to a file that did not exist: ``stem.suffix``, else ``stem-1.suffix``,
+    ``stem-2.suffix``… Exclusive creation (``O_CREAT | O_EXCL``) refuses any existing
+    name, a symlink included (dangling or not, it is not followed), so an export never
+    replaces a file or writes through a link. Raises ``OSError`` when the folder cannot
+    be written (missing, not a folder, no permission)."""
+    for n in range(1000):
+        path = directory / (f"{stem}.{suffix}" if n == 0 else f"{stem}-{n}.{suffix}")
+        try:
+            with open(path, "x", encoding="utf-8") as file:
+                file.write(text)
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"{stem}.{suffix} and 999 numbered names after it exist")
 
 
 class MlpTuiApp(App[int]):
@@ -43,6 +77,8 @@ class MlpTuiApp(App[int]):
         Binding("r", "reset", "Reset"),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
+        # Textual binds ctrl+c to "copy" in inputs and elsewhere only to a hint: here it quits.
+        Binding("ctrl+c", "quit", "Quit", show=False),
         Binding("1", "tab('loss')", "Loss", show=False),
         Binding("2", "tab('tensor')", "Tensor", show=False),
         Binding("3", "tab('lesson')", "Lesson", show=False),
@@ -63,7 +99,7 @@ class MlpTuiApp(App[int]):
         ("p", "save a screenshot (SVG) in the current folder"),
         ("g", "export the autograd graph as Graphviz DOT"),
         ("?", "this help"),
-        ("q", "quit"),
+        ("q", "quit (ctrl+c too)"),
     ]
 
     def __init__(self, scenario: str | None = None, export_dir: Path | None = None) -> None:
@@ -76,6 +112,8 @@ class MlpTuiApp(App[int]):
         self.pending = 0  # commands submitted and not yet done: tests wait on it
         self.startup_error: str | None = None
         self.view = None  # the DebuggerView, once a scenario is open
+        self.ended_by: int | None = None
+        """The signal (SIGTERM, SIGHUP, SIGINT) that ended the app, if one did."""
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
@@ -86,6 +124,16 @@ class MlpTuiApp(App[int]):
         self.query_one(StatusBar).show(self.scenario or "xor", None)
         self.runner.start()
         self._submit("open", self.scenario)
+        if self.ended_by is not None:  # the signal came before the app was running
+            self.end_by_signal(self.ended_by)
+
+    def end_by_signal(self, signum: int) -> None:
+        """Quit as ``q`` does, for a signal: pause training, exit normally (so Textual's
+        driver restores the terminal: main screen, cursor, echo, mouse tracking off), and
+        report the shell's status for that signal (128 + its number: 143 for SIGTERM)."""
+        self.ended_by = signum
+        self.runner.pause()
+        self.exit(128 + signum, return_code=128 + signum)
 
     async def action_quit(self) -> None:
         """Stop training first (off the UI thread, so the screen stays alive meanwhile)."""
@@ -94,6 +142,12 @@ class MlpTuiApp(App[int]):
 
     def on_unmount(self) -> None:
         self.runner.stop()
+
+    def say(self, message: str, **options) -> None:
+        """A notification shown as written. Messages quote scenario files (titles, notes,
+        values, paths) and paths typed by the user: never parse them as markup, where
+        "x[/i]" would crash the toast and "[lr=0.01]" would vanish."""
+        self.notify(message, markup=False, **options)
 
     # ------------------------------------------------------------------ commands
 
@@ -106,7 +160,7 @@ class MlpTuiApp(App[int]):
         if self.built is None:
             return self.startup_error is None  # the runner serves them after the load
         if self.runner.running:
-            self.notify("Training is running: press c to pause first.", timeout=2)
+            self.say("Training is running: press c to pause first.", timeout=2)
             return False
         return True
 
@@ -138,7 +192,7 @@ class MlpTuiApp(App[int]):
         if self.report is not None and self._can_step():
             enabled = not self.report.zero_grad
             self._submit("zero_grad", enabled)
-            self.notify(
+            self.say(
                 "zero_grad() ON: each step starts from clean .grad"
                 if enabled
                 else "zero_grad() OFF: .grad will accumulate across steps",
@@ -181,23 +235,31 @@ class MlpTuiApp(App[int]):
             self.view.show_tab(tab)
 
     def action_save_svg(self) -> None:
-        path = self.save_screenshot(path=str(self.export_dir))
-        self.notify(f"Screenshot saved: {path}")
+        self._export("Screenshot", "svg", self.export_screenshot)
 
     def action_export_dot(self) -> None:
         if self.report is None or self.report.graph is None:
-            self.notify("No graph yet: press n until forward has run.", severity="warning")
+            self.say("No graph yet: press n until forward has run.", severity="warning")
             return
         from mlp_tui.trace.graph import to_dot
 
-        name = f"{self.built.spec.name}-step{self.report.step}-{self.report.phase}.dot"
-        path = self.export_dir / name
+        graph, title = self.report.graph, self.built.spec.title
+        self._export("Graph (Graphviz DOT)", "dot", lambda: to_dot(graph, title))
+
+    def _export(self, what: str, suffix: str, text: Callable[[], str]) -> None:
+        """Write a new file in ``export_dir`` named after the scenario and the position
+        (``xor-step3-forward.dot``), never replacing one: see ``write_new``."""
+        if self.built is None or self.report is None:
+            stem = "mlp-tui"
+        else:
+            stem = f"{self.built.spec.name}-step{self.report.step}-{self.report.phase or 'ready'}"
         try:
-            path.write_text(to_dot(self.report.graph, self.built.spec.title))
+            path = write_new(self.export_dir, stem, suffix, text())
         except OSError as err:
-            self.notify(f"Cannot write {path}: {err}", severity="error")
+            reason = err.strerror or str(err)
+            self.say(f"{what} not saved in {self.export_dir}: {reason}", severity="error")
             return
-        self.notify(f"Graph saved as Graphviz DOT: {path}")
+        self.say(f"{what} saved: {path}")
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -225,13 +287,15 @@ class MlpTuiApp(App[int]):
         self._show(message.report, message.boundary)
         self.view.graph.focus()
         self.sub_title = spec.title
+        # After the new panes are on screen: the collection takes 0.1-0.2 s.
+        self.call_after_refresh(_freeze_what_stays)
 
     @on(Updated)
     def _updated(self, message: Updated) -> None:
         self._show(message.report, message.boundary, complete=message.report.complete)
         stop = message.report.stop
         if message.final and stop is not None:
-            self.notify(stop.message, title=stop.reason, severity="warning", timeout=8)
+            self.say(stop.message, title=stop.reason, severity="warning", timeout=8)
             if stop.reason == "nonfinite" and message.report.graph is not None:
                 node = message.report.graph.first_nonfinite()
                 if node is not None:
@@ -243,7 +307,7 @@ class MlpTuiApp(App[int]):
             self.startup_error = message.error.removeprefix("open: ScenarioError: ")
             self.exit(EXIT_BAD_INPUT, return_code=EXIT_BAD_INPUT)
             return
-        self.notify(message.error, title="Error", severity="error", timeout=10)
+        self.say(message.error, title="Error", severity="error", timeout=10)
 
     @on(Done)
     def _done(self, message: Done) -> None:
@@ -257,12 +321,47 @@ class MlpTuiApp(App[int]):
         self.view.show(report, boundary, complete)
 
 
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+"""Signals that end the app. Their default action kills the process on the spot and leaves
+the terminal as the app set it: alternate screen, no echo, raw input, mouse tracking on.
+(Ctrl-C is a key in the app's raw mode; SIGINT comes only from ``kill -INT``.)"""
+
+
+@contextlib.contextmanager
+def _ending_signals_quit(app: MlpTuiApp) -> Iterator[None]:
+    """While the app runs, an ending signal asks it to quit cleanly instead.
+
+    The handler runs in the main thread, between two bytecodes of whatever the event loop
+    is doing; it only schedules ``end_by_signal`` on the loop (``call_soon_threadsafe``
+    also wakes a loop waiting in ``select``). Before the loop runs, ``on_mount`` sees
+    ``ended_by``; after it, ``run_app`` returns the status anyway."""
+
+    def handler(signum: int, frame: object) -> None:
+        if app.ended_by is None:
+            app.ended_by = signum
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        loop.call_soon_threadsafe(app.end_by_signal, signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in ENDING_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def run_app(scenario: str | None = None) -> int:
     """Run the debugger; returns the exit status (2 when the scenario cannot be opened)."""
     import sys
 
     app = MlpTuiApp(scenario)
-    status = app.run()
+    with _ending_signals_quit(app):
+        status = app.run()
+    if app.ended_by is not None:
+        return 128 + app.ended_by
     if app.startup_error:
         print(f"mlp-tui: {app.startup_error}", file=sys.stderr)
         return EXIT_BAD_INPUT

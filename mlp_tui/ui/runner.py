@@ -8,7 +8,6 @@ and training keeps most of its speed), and a fully captured report when it pause
 
 from __future__ import annotations
 
-import gc
 import queue
 import threading
 import time
@@ -111,9 +110,6 @@ class Runner:
 
         built = open_scenario(name or DEFAULT)
         self.built = built
-        # torch, Textual and the scenario are loaded for good: move them out of the garbage
-        # collector's sight, or every full collection walks ~200k objects (~0.1 s) mid-frame.
-        gc.freeze()
         self._post(Opened(built, built.session.report(), built.session.boundary()))
 
     def _do_next(self, _: object) -> None:

@@ -6,8 +6,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static
+
+from mlp_tui.ui.screens.modal import OnceModal
 
 PHASES_TEXT = """
 ### One training step, five phases
@@ -21,7 +22,7 @@ PHASES_TEXT = """
 """
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(OnceModal[None]):
     """Lists the app's key bindings (from the app itself, so it never drifts) and the phases."""
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]

@@ -8,11 +8,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.content import Content
 from textual.widgets import Input, Label
 
+from mlp_tui.ui.screens.modal import OnceModal
 
-class LearningRateScreen(ModalScreen[float | None]):
+
+class LearningRateScreen(OnceModal[float | None]):
     """Returns the new learning rate, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
@@ -41,6 +43,6 @@ class LearningRateScreen(ModalScreen[float | None]):
         except ValueError:
             value = math.nan
         if not (math.isfinite(value) and value >= 0):
-            self.query_one("#error", Label).update(f"not a number >= 0: {event.value!r}")
+            self.query_one("#error", Label).update(Content(f"not a number >= 0: {event.value!r}"))
             return
         self.dismiss(value)

@@ -6,12 +6,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
+from textual.content import Content
 from textual.widgets import Input, Label, OptionList
 from textual.widgets.option_list import Option
 
+from mlp_tui.ui.screens.modal import OnceModal
 
-class ScenarioPicker(ModalScreen[str | None]):
+
+class ScenarioPicker(OnceModal[str | None]):
     """Returns a built-in name or a path, or None when cancelled."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
@@ -33,13 +35,17 @@ class ScenarioPicker(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label("[b]Open a scenario[/b]  (enter to open, escape to cancel)")
-            yield OptionList(
-                *(
-                    Option(f"[b]{i}. {title}[/b]  [dim]{name}[/dim]\n   {summary}", id=name)
-                    for i, (name, title, summary) in enumerate(self.course, 1)
-                )
-            )
+            yield OptionList(*(self._option(i, *entry) for i, entry in enumerate(self.course, 1)))
             yield Input(placeholder="…or type a path to a scenario .toml and press enter")
+
+    @staticmethod
+    def _option(number: int, name: str, title: str, summary: str) -> Option:
+        """Title, name and summary come from scenario files: shown as written (Content is
+        never parsed as markup, so "Adam [lr=0.01]" keeps its brackets)."""
+        prompt = Content.assemble(
+            (f"{number}. {title}", "bold"), "  ", (name, "dim"), "\n   ", summary
+        )
+        return Option(prompt, id=name)
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import Markdown, Static
 
 from mlp_tui.session.report import Report, Stop
@@ -89,7 +90,8 @@ class LessonPane(Vertical):
     def set_lesson(self, title: str, markdown: str) -> None:
         """Show a scenario's lesson (parsed once here) and clear the note."""
         self.lesson_title, self.markdown = title, markdown
-        self.border_title = f"Lesson · {title}" if title else "Lesson"
+        # Content, not a markup string: the title comes from the scenario file.
+        self.border_title = Content(f"Lesson · {title}" if title else "Lesson")
         self.query_one("#lesson-text", Markdown).update(
             markdown or "*This scenario has no lesson text.*"
         )
