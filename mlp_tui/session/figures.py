@@ -88,6 +88,13 @@ class Figures(Watcher):
         self._want_accuracy = self._want_grads = self._want_deltas = False
         self._outputs: list[tuple[str, torch.Tensor]] = []  # activations, for dead units
         self._before: list[torch.Tensor] | None = None  # parameters before the update
+        self.defer_grads = False
+        """Check this step's .grad with its updated parameters, in one sum after ``step``
+        (a light step whose backward no breakpoint judges: the session goes back to the
+        backward's end if a .grad was inf/NaN, where every other mode stops)."""
+        self._deferred: list[tuple[str, torch.Tensor]] = []
+        self.late: list[str] = []
+        """The .grad found inf/NaN after ``step``, when their check was deferred."""
 
     def want(self, breakpoints: Sequence[Breakpoint], streaming: bool = False) -> None:
         """Read what the breakpoints test, and everything a streaming reader gets."""
@@ -99,8 +106,8 @@ class Figures(Watcher):
 
     def begin(self, step: int) -> None:
         self.metrics = {"step": float(step)}
-        self.nonfinite = []
-        self._outputs = []
+        self.nonfinite, self.late = [], []
+        self._outputs, self._deferred = [], []
 
     def zero_grad_done(self, s: StepState) -> None:
         self.metrics["zeroed"] = float(s.zeroed)
@@ -138,6 +145,9 @@ class Figures(Watcher):
             for (_, key, _), value in zip(have, values, strict=True):
                 self.metrics[key] = value
             finite = math.isfinite(sum(values))  # inf and NaN stay so in a sum of norms
+        elif self.defer_grads:
+            self._deferred = [(f"{n}.grad", g) for n, _, g in have]
+            finite = True
         else:
             finite = _all_finite([g.reshape(-1) for g in grads])
         self.nonfinite = [] if finite else [f"{n}.grad" for n, _, g in have if _has_nonfinite(g)]
@@ -148,8 +158,10 @@ class Figures(Watcher):
 
     def step_done(self, s: StepState) -> None:
         after = self._values
-        if self._before is None:
-            finite = _all_finite(self._flat_values)  # whether every update left W finite
+        deferred, self._deferred, self.late = self._deferred, [], []
+        grads = [g.reshape(-1) for _, g in deferred]
+        if self._before is None:  # whether every update left W finite (and .grad, deferred)
+            finite = _all_finite([*grads, *self._flat_values])
         else:
             deltas = torch._foreach_sub(after, self._before)
             figures = norms([*deltas, *self._before, *after])  # one read-back for all
@@ -159,9 +171,13 @@ class Figures(Watcher):
             ):
                 self.metrics[delta_key] = delta
                 self.metrics[ratio_key] = delta / weight if weight > 0 else math.inf
-            finite = math.isfinite(sum(figures[2 * n :]))
+            finite = math.isfinite(sum(figures[2 * n :])) and _all_finite(grads)
             self._before = None
-        self.nonfinite = [] if finite else [n for n, p in self._named if _has_nonfinite(p)]
+        if finite:
+            self.nonfinite = []
+            return
+        self.late = [name for name, g in deferred if _has_nonfinite(g)]
+        self.nonfinite = [n for n, p in self._named if _has_nonfinite(p)]
 
     def accuracy(self, s: StepState) -> Accuracy | None:
         """This step's accuracy, taken now if nobody wanted it while the step ran."""

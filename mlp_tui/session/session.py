@@ -120,6 +120,7 @@ class Session:
         self._capture: FullCapture | None = None  # the step in flight, when fully watched
         self._watchers: tuple[Watcher, ...] = (self._figures,)
         self._layer_watchers: tuple[Watcher, ...] = ()
+        self._replaying = False  # inside _goto: replayed steps check every phase as it ends
         self.set_breakpoints(breakpoints)
         self._copy = Snapshots()  # one copy per change of a tensor, shared by all readers
         self._skeletons = SkeletonCache()  # graph skeletons, while the recording repeats
@@ -160,6 +161,9 @@ class Session:
         self.breakpoints = list(breakpoints)
         self._armed = [True] * len(self.breakpoints)
         self._figures.want(self.breakpoints)
+        self._backward_unjudged = not any(
+            bp.nonfinite or bp.check_after is Phase.BACKWARD for bp in self.breakpoints
+        )
 
     def next_phase(self) -> Report:
         """Run the next phase, fully captured."""
@@ -361,7 +365,10 @@ class Session:
         if phase is Phase.STEP:  # what the next step's start compares with (see _touched)
             self._own_versions = self._versions()
         f = self._figures
-        if not (self.breakpoints or f.nonfinite or self.step_no == self.end_step):
+        if phase is Phase.STEP and f.late:  # a .grad went inf/NaN in backward, found now:
+            self._goto(self.step_no, Phase.BACKWARD.index + 1)  # stop where n would have
+            phase = Phase.BACKWARD
+        elif not (self.breakpoints or f.nonfinite or self.step_no == self.end_step):
             return None  # nothing here could stop the session: nothing to judge
         return judge(
             self.step_no,
@@ -386,6 +393,9 @@ class Session:
             (self._figures,) if self._capture is None else (self._figures, self._capture)
         )
         self._layer_watchers = tuple(w for w in self._watchers if w.watches_layers)
+        # A light step may check its .grad after the update, with the parameters, in one sum,
+        # when no breakpoint judges its backward (and not while replaying: see _run_phase).
+        self._figures.defer_grads = not full and not self._replaying and self._backward_unjudged
 
     def _checkpoint(self, step: int) -> Checkpoint:
         return Checkpoint.take(
@@ -447,13 +457,17 @@ class Session:
             self._losses.clear()
         else:
             self._losses.truncate(checkpoint.step - 1)
-            for replayed in range(checkpoint.step, step + 1):
-                last = replayed == step
-                self._begin_step(replayed, full=last)
-                for _ in range(done if last else len(PHASES)):
-                    switches = self._switch_log.at(self._clock()) or now
-                    self.zero_grad_enabled, self.optimizer.lr = switches
-                    self._run_phase()
+            self._replaying = True
+            try:
+                for replayed in range(checkpoint.step, step + 1):
+                    last = replayed == step
+                    self._begin_step(replayed, full=last)
+                    for _ in range(done if last else len(PHASES)):
+                        switches = self._switch_log.at(self._clock()) or now
+                        self.zero_grad_enabled, self.optimizer.lr = switches
+                        self._run_phase()
+            finally:
+                self._replaying = False
         self._switch_log.truncate_from(target)
         self._own_versions = self._versions()
         self.zero_grad_enabled, self.optimizer.lr = after
