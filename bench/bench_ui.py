@@ -112,6 +112,7 @@ async def measure_repaints(scenario: str | None, presses: int) -> dict[str, floa
 def headless_rate(scenario: str | None, seconds: float) -> float:
     session = open_scenario(scenario or "xor").session
     session.set_breakpoints([])
+    session.end_step = 0  # no pause at the end of the scenario's steps
     session.run(20)
     deadline = time.perf_counter() + seconds
     start_step, started = session.step_no, time.perf_counter()
@@ -124,6 +125,7 @@ async def continue_rate(scenario: str | None, seconds: float) -> tuple[float, fl
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(pilot)
         app.runner.built.session.set_breakpoints([])
+        app.runner.built.session.end_step = 0  # c runs until the second c
         await pilot.press("s")
         await settle(pilot)
         start_step, updates = app.runner.built.session.step_no, app.updates
