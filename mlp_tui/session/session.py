@@ -118,7 +118,8 @@ class Session:
         self._losses = LossLog()
         self._figures = Figures(self.named, correct)
         self._capture: FullCapture | None = None  # the step in flight, when fully watched
-        self._watchers: tuple[Watcher, ...] = (self._figures,)
+        self._light_watchers: tuple[Watcher, ...] = (self._figures,)
+        self._watchers = self._light_watchers
         self._layer_watchers: tuple[Watcher, ...] = ()
         self._replaying = False  # inside _goto: replayed steps check every phase as it ends
         self.set_breakpoints(breakpoints)
@@ -353,9 +354,9 @@ class Session:
                 self.history.add(self._checkpoint(self.step_no))
         elif full and self._capture is None:
             self._goto(self.step_no, self.done)  # watch the step in flight from its start
-        switches = (self.zero_grad_enabled, self.optimizer.lr)
-        if switches != self._switch_log.last:
-            self._switch_log.record(self._clock(), switches)
+        last = self._switch_log.last
+        if last is None or last[0] != self.zero_grad_enabled or last[1] != self.optimizer.lr:
+            self._switch_log.record(self._clock(), (self.zero_grad_enabled, self.optimizer.lr))
         return self._run_phase()
 
     def _run_phase(self) -> Stop | None:
@@ -389,10 +390,12 @@ class Session:
             if full
             else None
         )
-        self._watchers = (
-            (self._figures,) if self._capture is None else (self._figures, self._capture)
-        )
-        self._layer_watchers = tuple(w for w in self._watchers if w.watches_layers)
+        if full:
+            self._watchers = (self._figures, self._capture)
+            self._layer_watchers = tuple(w for w in self._watchers if w.watches_layers)
+        else:
+            self._watchers = self._light_watchers
+            self._layer_watchers = self._light_watchers if self._figures.watches_layers else ()
         # A light step may check its .grad after the update, with the parameters, in one sum,
         # when no breakpoint judges its backward (and not while replaying: see _run_phase).
         self._figures.defer_grads = not full and not self._replaying and self._backward_unjudged
