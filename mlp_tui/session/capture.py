@@ -2,13 +2,14 @@
 
 The graph as autograd builds it (named by the recorder while the forward pass and the loss
 run), the gradient through every node, ``.grad`` before and after ``backward()`` with what
-this backward added (caught by a hook on each parameter, so ``after = before + this`` is a
-check, not a definition), and Δ of every parameter checked against the optimizer's rule.
+this backward added (where it adds onto an earlier ``.grad``, a hook on the parameter
+catches it, so ``after = before + this`` is a check, not a definition), and Δ of every
+parameter checked against the optimizer's rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -25,11 +26,10 @@ from mlp_tui.trace.graph import (
     attach_grad_hooks,
     capture_graph,
 )
+from mlp_tui.trace.snapshots import Copier
 
 if TYPE_CHECKING:
     from mlp_tui.session.session import StepState
-
-Copier = Callable[[torch.Tensor], torch.Tensor]
 
 
 class FullCapture(Watcher):
@@ -88,9 +88,11 @@ class FullCapture(Watcher):
     def forward_done(self, s: StepState) -> None:
         self.recorder.name(s.pred, "ŷ")
 
-    def recording(self, stage: str) -> Recorder:
-        """The recorder, for the operations that follow (the loss's, after the layers')."""
-        self.recorder.stage = stage
+    def recording(self, stage: str | None = None) -> Recorder:
+        """The recorder, for the operations that follow; ``stage`` names them (the forward
+        pass names each layer's stage itself, in ``layer_starts``)."""
+        if stage is not None:
+            self.recorder.stage = stage
         return self.recorder
 
     def loss_done(self, s: StepState) -> None:

@@ -2,8 +2,8 @@
 
 A training step is written once (``Session``); what is observed while it runs is decided by
 the watchers it notifies. ``Figures`` watches every step in every mode: it reads the loss,
-the accuracy, the norms of the gradients and updates, and which of them went inf/NaN, with
-one read-back per phase. The one stop rule (``stops.judge``) is fed from it alone, so a step
+whether any ``.grad`` or updated parameter went inf/NaN (one sum over them all), and, when
+a breakpoint or a streaming reader wants them, the accuracy and the norms. The one stop rule (``stops.judge``) is fed from it alone, so a step
 driven by ``n``, ``s``, ``c`` or ``run`` stops in the same place for the same reason.
 ``FullCapture`` (capture.py) watches the steps a learner looks at.
 """

@@ -43,6 +43,7 @@ from mlp_tui.trace.snapshots import Snapshots
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 CHECKPOINT_EVERY = 8  # steps between checkpoints in a long run: going back replays fewer
+_NOT_RECORDING = nullcontext()  # reusable: what a light step's forward and loss run under
 
 
 def _size(nbytes: int) -> str:
@@ -335,7 +336,7 @@ class Session:
 
     def _recording(self, stage: str | None = None) -> AbstractContextManager:
         """The full capture records the operations that build the graph; nobody else does."""
-        return nullcontext() if self._capture is None else self._capture.recording(stage)
+        return _NOT_RECORDING if self._capture is None else self._capture.recording(stage)
 
     # ----------------------------------------------------------------- stepping
 
@@ -385,15 +386,14 @@ class Session:
         self.step_no, self.done = step, 0
         self._state = StepState()
         self._figures.begin(step)
-        self._capture = (
-            FullCapture(self.named, self._names_by_id, self.optimizer, self._copy, self._skeletons)
-            if full
-            else None
-        )
         if full:
+            self._capture = FullCapture(
+                self.named, self._names_by_id, self.optimizer, self._copy, self._skeletons
+            )
             self._watchers = (self._figures, self._capture)
             self._layer_watchers = tuple(w for w in self._watchers if w.watches_layers)
         else:
+            self._capture = None
             self._watchers = self._light_watchers
             self._layer_watchers = self._light_watchers if self._figures.watches_layers else ()
         # A light step may check its .grad after the update, with the parameters, in one sum,
@@ -456,7 +456,7 @@ class Session:
             self.step_no, self.done, self._state = 0, len(PHASES), StepState()
             self._figures.begin(0)
             self._figures.metrics = {}
-            self._capture, self._watchers, self._layer_watchers = None, (self._figures,), ()
+            self._capture, self._watchers, self._layer_watchers = None, self._light_watchers, ()
             self._losses.clear()
         else:
             self._losses.truncate(checkpoint.step - 1)
