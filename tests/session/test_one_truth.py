@@ -27,24 +27,32 @@ def stop_of(report) -> tuple | None:
 # ------------------------------------------------------------------ 1. non-finite updates
 
 
+DRIVES = ["next_phase", "step", "run", "run_streaming"]
+
+
+def first_stop(session: Session, drive: str):
+    """The report at the first stop, driving as ``n`` (phase by phase), ``s`` (a step),
+    ``c`` (a light run) or ``mlp-tui run`` (a run that streams every step's figures)."""
+    if drive == "next_phase":
+        report = session.next_phase()
+        while report.stop is None:
+            report = session.next_phase()
+        return report
+    if drive == "step":
+        return session.step()
+    on_step = (lambda m: None) if drive == "run_streaming" else None
+    return session.run(10, on_step=on_step, replay=False)
+
+
 def exploding(problem) -> Session:
     model, x, y = problem()
     return Session(model, mse_loss, SGD(model.parameters(), lr=1e39), x, y)
 
 
-@pytest.mark.parametrize("drive", ["next_phase", "step", "run", "run_streaming"])
+@pytest.mark.parametrize("drive", DRIVES)
 def test_an_update_that_overflows_stops_every_mode_after_that_step(problem, drive):
     session = exploding(problem)
-    if drive == "next_phase":
-        report = session.next_phase()
-        while report.stop is None:
-            report = session.next_phase()
-    elif drive == "step":
-        report = session.step()
-    elif drive == "run":
-        report = session.run(10, replay=False)
-    else:
-        report = session.run(10, on_step=lambda m: None, replay=False)
+    report = first_stop(session, drive)
     # The loss of step 1 is finite; lr·g overflows float32, so the update is not.
     assert stop_of(report) == (1, "step", "nonfinite")
     assert "W0" in report.stop.message
@@ -52,7 +60,7 @@ def test_an_update_that_overflows_stops_every_mode_after_that_step(problem, driv
     assert math.isfinite(session.losses[0])
 
 
-@pytest.mark.parametrize("drive", ["next_phase", "step", "run", "run_streaming"])
+@pytest.mark.parametrize("drive", DRIVES)
 def test_a_gradient_that_is_nan_stops_every_mode_after_backward(problem, drive):
     """A finite loss whose backward makes NaN: sqrt's slope at 0 is inf, times 0 is NaN.
     A light run checks .grad together with the update, after step, and goes back to the
@@ -63,15 +71,7 @@ def test_a_gradient_that_is_nan_stops_every_mode_after_backward(problem, drive):
 
     model, x, y = problem()
     session = Session(model, loss_fn, SGD(model.parameters(), lr=0.1), x, y)
-    if drive == "next_phase":
-        report = session.next_phase()
-        while report.stop is None:
-            report = session.next_phase()
-    elif drive == "step":
-        report = session.step()
-    else:
-        on_step = (lambda m: None) if drive == "run_streaming" else None
-        report = session.run(5, on_step=on_step, replay=False)
+    report = first_stop(session, drive)
     assert stop_of(report) == (1, "backward", "nonfinite")
     assert (
         report.stop.message
