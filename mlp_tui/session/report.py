@@ -162,6 +162,8 @@ class Report:
     complete: bool = True  # False: a step that ran unwatched (no graph, grads or deltas)
     loss_start: int = 1  # the step of losses[0]; the steps before it are folded
     folded_losses: tuple[Folded, ...] = ()  # steps before loss_start, as the curve draws them
+    feature_names: tuple[str, ...] | None = None  # x's columns (a CSV's header); None: x0, x1…
+    class_names: tuple[str, ...] | None = None  # output classes by index; None: 0, 1…
 
     @property
     def loss_steps(self) -> int:
