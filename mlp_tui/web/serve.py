@@ -19,10 +19,6 @@ from urllib.parse import urlsplit
 DEFAULT_MAX_SESSIONS = 4
 """Each session is a debugger process: about 265 MiB and a few seconds of CPU to start."""
 
-SCENARIOS_DIR_VARIABLE = "MLP_TUI_SCENARIOS_DIR"
-"""Tells each served debugger the folder the teacher allowed (``--scenarios``); unset, its
-picker offers the built-in course only. Read by ``mlp_tui.ui.web``."""
-
 
 class ServeError(Exception):
     """A bad argument: the message is the whole line to print."""
@@ -37,6 +33,8 @@ def serve(
     max_sessions: int,
     scenarios_dir: str | None,
 ) -> int:
+    from mlp_tui.ui.web import SCENARIOS_DIR_VARIABLE
+
     try:
         from mlp_tui.web.server import ClassroomServer
     except ImportError as err:

@@ -21,6 +21,9 @@ STARTUP_SECONDS = 90.0
 """Room for a debugger process to import Textual and torch on a busy 2-core machine."""
 
 
+_ENDS = (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+
+
 class Screen:
     """A pyte screen fed with what the app writes."""
 
@@ -55,11 +58,14 @@ class WebTerminal:
         self.screen = Screen(width, height)
         self.close_code: int | None = None
         self.close_reason = ""
+        """The close frame's text (a refused session says why)."""
         self._client: aiohttp.ClientSession | None = None
         self._socket: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
         self.closed = asyncio.Event()
+        self.deliveries: asyncio.Queue[str] = asyncio.Queue()
+        """Keys of files the app sent to the browser (``p``, ``g``): GET /download/KEY."""
 
     async def __aenter__(self) -> WebTerminal:
         self._client = aiohttp.ClientSession()
@@ -79,18 +85,30 @@ class WebTerminal:
 
     async def _read(self) -> None:
         assert self._socket is not None
-        async for message in self._socket:
+        while True:
+            message = await self._socket.receive()
+            if message.type == aiohttp.WSMsgType.CLOSE:
+                self.close_reason = message.extra or ""
+            if message.type in _ENDS:
+                break
             if message.type == aiohttp.WSMsgType.BINARY:
                 self.screen.feed(message.data)
                 self._changed.set()
+            elif message.type == aiohttp.WSMsgType.TEXT:
+                kind, payload = json.loads(message.data)
+                if kind == "deliver_file_start":
+                    self.deliveries.put_nowait(payload)
         self.close_code = self._socket.close_code
-        self.close_reason = (
-            self._socket._close_message or ""  # no public accessor for the close frame's text
-            if hasattr(self._socket, "_close_message")
-            else ""
-        )
         self.closed.set()
         self._changed.set()
+
+    async def download(self, key: str) -> tuple[str, str]:
+        """What the browser would fetch for a delivered file: (Content-Disposition, text)."""
+        assert self._client is not None
+        base = self.url.replace("ws", "http", 1).split("/ws?")[0]
+        async with self._client.get(f"{base}/download/{key}") as response:
+            assert response.status == 200
+            return response.headers["Content-Disposition"], await response.text()
 
     async def press(self, key: str) -> None:
         assert self._socket is not None
