@@ -9,7 +9,7 @@ import re
 import urllib.error
 import urllib.request
 
-from tests.web.conftest import serve
+from tests.web.conftest import ROOT, serve
 from tests.web.terminal import STARTUP_SECONDS, WebTerminal
 
 PHASES = ("zero_grad", "forward", "loss", "backward", "step")
@@ -109,3 +109,47 @@ def _wait_for_status(url: str, wanted: int, seconds: float = 30.0) -> int:
         time.sleep(0.2)
         status = _get_status(url)[0]
     return status
+
+
+def test_in_a_browser_the_picker_offers_the_course_and_no_typed_path(server):
+    async def open_picker() -> str:
+        async with WebTerminal(server.url, height=60) as session:
+            await session.wait_for(lambda s: "press n" in s.status, STARTUP_SECONDS, "ready")
+            await session.press("o")
+            screen = await session.wait_for(
+                lambda s: "Open a scenario" in s.text and "Spiral" in s.text, what="the picker"
+            )
+            return screen.text
+
+    text = asyncio.run(open_picker())
+    assert "XOR with tanh" in text and "xor" in text
+    assert "type a path" not in text
+
+
+def test_the_teachers_folder_is_offered_and_opens(tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    xor = (ROOT / "mlp_tui/scenarios/library/xor.toml").read_text(encoding="utf-8")
+    (folder / "week1.toml").write_text(
+        xor.replace('title = "XOR with tanh"', 'title = "Week one: XOR"'), encoding="utf-8"
+    )
+    (folder / "broken.toml").write_text("[scenario\n", encoding="utf-8")
+
+    async def pick_the_last() -> tuple[str, str]:
+        async with WebTerminal(served.url, height=60) as session:
+            await session.wait_for(lambda s: "press n" in s.status, STARTUP_SECONDS, "ready")
+            await session.press("o")
+            picker = await session.wait_for(lambda s: "week1.toml" in s.text, what="the folder")
+            listed = picker.text
+            await session.press("\x1b[F")  # End: the last entry, week1.toml (by file name)
+            await session.press("\r")
+            screen = await session.wait_for(
+                lambda s: "Week one: XOR" in s.status, STARTUP_SECONDS, "the chosen scenario"
+            )
+            return listed, screen.status
+
+    with serve(tmp_path, "--scenarios", str(folder)) as served:
+        listed, status = asyncio.run(pick_the_last())
+    assert "Week one: XOR" in listed and "type a path" not in listed
+    assert "broken.toml" in listed and "cannot be opened" in listed
+    assert "press n" in status
