@@ -97,6 +97,7 @@ def test_a_port_in_use_is_one_line(capsys):
     [
         (["--host", "no-such-host.invalid"], "--host no-such-host.invalid: no such host"),
         (["--host", "0.0.0.0"], "give --public-url"),
+        (["--host", "192.0.2.1", "--public-url", "http://x"], "cannot listen on 192.0.2.1"),
         (["--host", "0.0.0.0", "--public-url", "ftp://x"], "must start with http://"),
         (["--max-sessions", "0"], "--max-sessions: must be >= 1, got 0"),
         (["--port", "70000"], "--port: must be 1 to 65535"),
