@@ -93,7 +93,7 @@ class MlpTuiApp(App[int]):
         ("b", "back one phase, restoring weights, grads, optimizer and RNG exactly"),
         ("z", "switch zero_grad() on/off (off: watch .grad accumulate)"),
         ("l", "change the learning rate"),
-        ("o", "open a scenario (built-in course or a path; in a browser: the course only)"),
+        ("o", "open a scenario: the built-in course or a path (in a browser: no paths)"),
         ("r", "reset the scenario to its first step"),
         ("1 2 3", "show the Loss, Tensor or Lesson tab"),
         ("enter", "on a graph node: inspect its tensor"),
