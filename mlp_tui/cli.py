@@ -2,7 +2,8 @@
 
 ``mlp-tui [SCENARIO]`` opens the debugger; the subcommands work without a screen:
 ``run`` trains headless, ``graph`` prints the autograd graph, ``check`` validates scenario
-files, ``list`` shows the built-in course and ``new`` writes a starter scenario.
+files, ``list`` shows the built-in course, ``new`` writes a starter scenario and ``serve`` runs
+the debugger in browsers (``mlp_tui.web``).
 Bad input is one line on stderr naming the file, the key and the problem, and exit status 2.
 """
 
@@ -22,10 +23,12 @@ from typing import Any, TextIO
 EXIT_BAD_INPUT = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGPIPE
 EXIT_INTERRUPTED = 128 + 2  # ... and for one stopped by Ctrl-C (SIGINT)
-SUBCOMMANDS = ("run", "graph", "check", "list", "new")
+SUBCOMMANDS = ("run", "graph", "check", "list", "new", "serve")
 
 
 def _parser() -> argparse.ArgumentParser:
+    from mlp_tui.web.serve import DEFAULT_MAX_SESSIONS  # standard library only: cheap
+
     parser = argparse.ArgumentParser(
         prog="mlp-tui",
         description="A terminal debugger for a neural network built from scratch.",
@@ -44,6 +47,28 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="the built-in scenarios, in course order")
     new = sub.add_parser("new", help="write a commented starter scenario NAME.toml")
     new.add_argument("name", help="file name (NAME.toml) to create")
+    serve = sub.add_parser(
+        "serve",
+        help="the debugger in a browser, one session per tab (needs mlp-tui[web])",
+        description="Serve the debugger to browsers: each tab gets its own session.",
+    )
+    serve.add_argument("scenario", nargs="?", help="the scenario each tab opens (default: xor)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--public-url", help="the address students type; required with a non-loopback --host"
+    )
+    serve.add_argument(
+        "--max-sessions",
+        type=int,
+        default=DEFAULT_MAX_SESSIONS,
+        help=f"debuggers at once, each ~265 MiB (default {DEFAULT_MAX_SESSIONS})",
+    )
+    serve.add_argument(
+        "--scenarios",
+        metavar="DIR",
+        help="let students open the scenario files of DIR too (default: the built-in course)",
+    )
     return parser
 
 
@@ -75,6 +100,7 @@ def _command(args: argparse.Namespace) -> int:
             "check": _check,
             "list": _list,
             "new": _new,
+            "serve": _serve,
         }[args.command](args)
     except ScenarioError as err:
         _print_errors(err)
@@ -307,6 +333,19 @@ def _list(args: argparse.Namespace) -> int:
     for i, spec in enumerate(specs, 1):
         print(f"{i:>2}. {spec.name:<{width}}  {spec.title} — {spec.summary}")
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from mlp_tui.web.serve import serve
+
+    return serve(
+        args.scenario,
+        host=args.host,
+        port=args.port,
+        public_url=args.public_url,
+        max_sessions=args.max_sessions,
+        scenarios_dir=args.scenarios,
+    )
 
 
 def _new(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """Layering: the engine never needs the UI, and each layer imports only the ones below it.
 
-scratch  <  trace  <  session  <  scenarios  <  ui  <  cli
+scratch  <  trace  <  session  <  scenarios  <  ui  <  web  <  cli
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ FORBIDDEN = {
     "trace": ("session", "scenarios", "ui", "cli"),
     "session": ("scenarios", "ui", "cli"),
     "scenarios": ("ui", "cli"),
-    "ui": ("cli",),
+    "ui": ("cli", "web"),
+    "web": ("cli",),
 }
 
 _IMPORT_ALL = """

@@ -12,7 +12,7 @@ from mlp_tui.scenarios.library import builtin_paths
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_wheel_ships_the_scenarios_their_data_and_the_stylesheet(tmp_path):
+def test_the_wheel_ships_the_scenarios_their_data_the_stylesheet_and_the_page(tmp_path):
     subprocess.run(
         [
             sys.executable,
@@ -35,4 +35,5 @@ def test_the_wheel_ships_the_scenarios_their_data_and_the_stylesheet(tmp_path):
         assert f"mlp_tui/scenarios/library/{scenario.name}" in names
     assert "mlp_tui/scenarios/library/data/iris.csv" in names
     assert "mlp_tui/ui/app.tcss" in names
+    assert "mlp_tui/web/templates/app_index.html" in names  # mlp-tui serve's offline page
     assert any(n.endswith("entry_points.txt") for n in names)

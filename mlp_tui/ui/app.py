@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import io
 import signal
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -92,12 +93,12 @@ class MlpTuiApp(App[int]):
         ("b", "back one phase, restoring weights, grads, optimizer and RNG exactly"),
         ("z", "switch zero_grad() on/off (off: watch .grad accumulate)"),
         ("l", "change the learning rate"),
-        ("o", "open a scenario (built-in course or a path)"),
+        ("o", "open a scenario: the built-in course or a path (in a browser: no paths)"),
         ("r", "reset the scenario to its first step"),
         ("1 2 3", "show the Loss, Tensor or Lesson tab"),
         ("enter", "on a graph node: inspect its tensor"),
-        ("p", "save a screenshot (SVG) in the current folder"),
-        ("g", "export the autograd graph as Graphviz DOT"),
+        ("p", "save a screenshot (SVG) in the current folder (in a browser: a new tab)"),
+        ("g", "export the autograd graph as Graphviz DOT (in a browser: a download)"),
         ("?", "this help"),
         ("q", "quit (ctrl+c too)"),
     ]
@@ -215,14 +216,18 @@ class MlpTuiApp(App[int]):
             return
         from mlp_tui.scenarios import course
         from mlp_tui.ui.screens.picker import ScenarioPicker
+        from mlp_tui.ui.web import allowed_folder, folder_entries
 
         entries = [(s.name, s.title, s.summary) for s in course()]
+        if self.is_web and (folder := allowed_folder()) is not None:
+            entries += folder_entries(folder)
 
         def chosen(name: str | None) -> None:
             if name:
                 self._submit("open", name)
 
-        self.push_screen(ScenarioPicker(entries), chosen)
+        # In a browser, no typed paths: the files would be the server's.
+        self.push_screen(ScenarioPicker(entries, typed_paths=not self.is_web), chosen)
 
     def action_help(self) -> None:
         from mlp_tui.ui.screens.help import HelpScreen
@@ -248,11 +253,22 @@ class MlpTuiApp(App[int]):
 
     def _export(self, what: str, suffix: str, text: Callable[[], str]) -> None:
         """Write a new file in ``export_dir`` named after the scenario and the position
-        (``xor-step3-forward.dot``), never replacing one: see ``write_new``."""
+        (``xor-step3-forward.dot``), never replacing one: see ``write_new``. In a browser
+        the file goes to the browser instead (the server's folder is not the student's)."""
         if self.built is None or self.report is None:
             stem = "mlp-tui"
         else:
             stem = f"{self.built.spec.name}-step{self.report.step}-{self.report.phase or 'ready'}"
+        if self.is_web:
+            svg = suffix == "svg"  # shown in a new tab; DOT is downloaded
+            self.deliver_text(
+                io.StringIO(text()),
+                save_filename=f"{stem}.{suffix}",
+                open_method="browser" if svg else "download",
+                mime_type="image/svg+xml" if svg else "text/vnd.graphviz",
+            )
+            self.say(f"{what} sent to your browser: {stem}.{suffix}")
+            return
         try:
             path = write_new(self.export_dir, stem, suffix, text())
         except OSError as err:
