@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from mlp_tui.scratch import Linear, Optimizer
-from mlp_tui.session.figures import Watcher
+from mlp_tui.scratch import Optimizer
+from mlp_tui.session.figures import Watcher, has_parameters
 from mlp_tui.session.report import ActivationView
 from mlp_tui.trace.deltas import DeltaCapture, capture_deltas
 from mlp_tui.trace.grads import GradCapture, capture_grads, clone_grads
@@ -82,7 +82,7 @@ class FullCapture(Watcher):
 
     def layer_done(self, name: str, layer: object, out: torch.Tensor) -> None:
         self.recorder.name(out, name)
-        if not isinstance(layer, Linear):
+        if not has_parameters(layer):
             self.activations.append(ActivationView(name, type(layer).__name__, out.detach()))
 
     def forward_done(self, s: StepState) -> None:

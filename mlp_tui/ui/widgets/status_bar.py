@@ -28,7 +28,10 @@ class StatusBar(Static):
     StatusBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
     """
 
-    def show(self, title: str, report: Report | None, running: bool = False) -> None:
+    def show(
+        self, title: str, report: Report | None, running: bool = False, error: str | None = None
+    ) -> None:
+        """``error``: the phase whose code raised; the session paused before it."""
         text = Text()
         text.append("mlp-tui", style="bold")
         text.append(f" · {title}")
@@ -46,10 +49,13 @@ class StatusBar(Static):
             text.append(f" · loss {num(report.loss)}")
         if report.accuracy is not None:
             text.append(f" · acc {accuracy(report.accuracy)}")
-        text.append(f" · lr {num(report.lr)}")
+        if report.lr is not None:  # a learner's optimizer may have no lr
+            text.append(f" · lr {num(report.lr)}")
         if not report.zero_grad:
             text.append(" · zero_grad OFF", style="bold yellow")
-        if running:
+        if error is not None:
+            text.append(f" · ■ error in {error}", style="bold red")
+        elif running:
             text.append(" · ▶ running (c to pause)", style="bold green")
         elif report.stop is not None:
             text.append(
