@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 import torch
@@ -47,8 +48,9 @@ def _shape(t: torch.Tensor) -> str:
 class MistakeWatcher(Watcher):
     """Names the mistakes of a learner's network as the phases show them."""
 
-    def __init__(self, model: object, tracked: Sequence[Tracked]) -> None:
+    def __init__(self, model: object, tracked: Sequence[Tracked], loss_fn: object = None) -> None:
         self._model = model
+        self._loss_at = _defined_at(loss_fn)
         self._tracked = list(tracked)
         self._found: dict[tuple[str, str], Pitfall] = {}  # (kind, subject) -> the pitfall
         self._versions: list[int] = []
@@ -67,8 +69,8 @@ class MistakeWatcher(Watcher):
         if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
             shape = _shape(loss) if isinstance(loss, torch.Tensor) else type(loss).__name__
             message = (
-                f"the loss is not a scalar: loss_fn returned {shape}, and backward() needs one"
-                " number (a 0-d tensor). Reduce it: return (...).mean()."
+                f"the loss is not a scalar: loss_fn{self._loss_at} returned {shape}, and"
+                " backward() needs one number (a 0-d tensor). Reduce it: return (...).mean()."
             )
             self._note("non_scalar_loss", "loss", message)
             raise NonScalarLoss(message)
@@ -168,6 +170,14 @@ class MistakeWatcher(Watcher):
                 f" is lost. Do not assign {t.name} = ...; {IN_PLACE}.",
             )
         return rebound
+
+
+def _defined_at(fn: object) -> str:
+    """`` (my_net.py:12)``: where a function of theirs is defined, or ""."""
+    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__call__", None), "__code__", None)
+    if code is None:
+        return ""
+    return f" ({PurePath(code.co_filename).name}:{code.co_firstlineno})"
 
 
 def _grad(t: torch.Tensor) -> torch.Tensor | None:

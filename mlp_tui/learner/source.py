@@ -151,7 +151,7 @@ def open_file(path: str | Path, breakpoints: Sequence[Breakpoint] = ()) -> Learn
     where = str(path)
     module = load_module(path)
     make = getattr(module, "make", None)
-    title = f"{path.name} (your network)"
+    title = path.name
     if callable(make):
 
         def build_once() -> LearnerBuilt:
@@ -364,7 +364,7 @@ def build(
     )
     bindings = Bindings(model, {t.name: t.path for t in tracked if t.path is not None})
     view = view_of(optimizer, [t.tensor for t in tracked], bindings)
-    watcher = MistakeWatcher(model, tracked)
+    watcher = MistakeWatcher(model, tracked, loss_fn)
     session = Session(
         model,
         loss_fn,  # type: ignore[arg-type]

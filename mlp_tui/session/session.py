@@ -280,7 +280,10 @@ class Session:
         xs = torch.linspace(lo[0] - pad[0], hi[0] + pad[0], columns)
         ys = torch.linspace(lo[1] - pad[1], hi[1] + pad[1], rows)
         grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1)  # (rows, cols, 2)
-        out = self.model(grid.reshape(-1, 2))  # (rows*cols, outputs)
+        try:
+            out = self.model(grid.reshape(-1, 2))  # (rows*cols, outputs)
+        except Exception:  # a learner's model that raises: the forward phase will say where
+            return None
         classification = self.correct is not None
         if classification:
             values = out.argmax(dim=1) if out.shape[1] > 1 else (out[:, 0] > 0).long()

@@ -45,6 +45,8 @@ class StatusBar(Static):
             else f"step {report.step} · after {report.phase}"
         )
         text.append(f" · {position}", style="bold")
+        if error is not None:  # first: on a narrow screen, it matters more than the figures
+            text.append(f" · ■ error in {error}", style="bold red")
         if report.loss is not None:
             text.append(f" · loss {num(report.loss)}")
         if report.accuracy is not None:
@@ -53,11 +55,9 @@ class StatusBar(Static):
             text.append(f" · lr {num(report.lr)}")
         if not report.zero_grad:
             text.append(" · zero_grad OFF", style="bold yellow")
-        if error is not None:
-            text.append(f" · ■ error in {error}", style="bold red")
-        elif running:
+        if running and error is None:
             text.append(" · ▶ running (c to pause)", style="bold green")
-        elif report.stop is not None:
+        elif report.stop is not None and error is None:
             text.append(
                 f" · ■ {STOP_WORDS.get(report.stop.reason, report.stop.reason)}", style="bold red"
             )
