@@ -42,7 +42,9 @@ class MLP:
         return x
 
     def parameters(self):
-        return [p for layer in self.layers if hasattr(layer, "parameters") for p in layer.parameters()]
+        return [
+            p for layer in self.layers if hasattr(layer, "parameters") for p in layer.parameters()
+        ]
 
 
 def cross_entropy(logits, y):

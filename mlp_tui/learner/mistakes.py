@@ -174,7 +174,8 @@ class MistakeWatcher(Watcher):
 
 def _defined_at(fn: object) -> str:
     """`` (my_net.py:12)``: where a function of theirs is defined, or ""."""
-    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "__call__", None), "__code__", None)
+    method = vars(type(fn)).get("__call__")  # a callable object: its class's __call__
+    code = getattr(fn, "__code__", None) or getattr(method, "__code__", None)
     if code is None:
         return ""
     return f" ({PurePath(code.co_filename).name}:{code.co_firstlineno})"

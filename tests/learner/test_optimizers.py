@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from mlp_tui.learner import from_objects
-from mlp_tui.scratch import SGD as OurSGD
 from mlp_tui.scratch import MLP, Tanh, cross_entropy
+from mlp_tui.scratch import SGD as OurSGD
 
 
 def problem():
