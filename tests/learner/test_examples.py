@@ -14,6 +14,7 @@ from tests.learner.conftest import EXAMPLES
 EXPECTED = {
     "correct_net.py": (set(), None),
     "torch_adam_net.py": (set(), None),
+    "module_level_net.py": (set(), None),
     "mistake_non_leaf.py": ({"non_leaf"}, None),
     "mistake_step_rebinds.py": ({"step_noop"}, None),
     "mistake_step_attribute.py": ({"rebound"}, "backward"),
