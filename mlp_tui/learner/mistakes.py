@@ -55,13 +55,14 @@ class MistakeWatcher(Watcher):
         self._found: dict[tuple[str, str], Pitfall] = {}  # (kind, subject) -> the pitfall
         self._versions: list[int] = []
         self._static = static_mistakes(model, self._tracked)
+        # Where each attribute lives, found once: a step checks one dict entry per tensor.
+        self._holders = [
+            (t, (Path(t.path.steps[:-1]).get(model), *t.path.steps[-1]))
+            for t in self._tracked
+            if t.path is not None
+        ]
 
     # ------------------------------------------------------------------ phases
-
-    def zero_grad_done(self, s: StepState) -> None:
-        # (A zero_grad() that leaves .grad is named by the session's own "accumulating"
-        # pitfall once backward() adds onto it.)
-        self._check_bindings()
 
     def loss_done(self, s: StepState) -> None:
         self._forget("broadcast")
@@ -103,8 +104,10 @@ class MistakeWatcher(Watcher):
         moved = any(
             t.tensor._version != v for t, v in zip(self._tracked, self._versions, strict=True)
         )
+        if moved or rebound:  # the usual case: nothing more to look at
+            return
         graded = [t for t in self._tracked if t.held and _grad(t.tensor) is not None]
-        if not moved and not rebound and graded and any(n != 0 for n in _grad_norms(graded)):
+        if graded and any(n != 0 for n in _grad_norms(graded)):
             self._note(
                 "step_noop",
                 ", ".join(t.name for t in graded),
@@ -147,11 +150,9 @@ class MistakeWatcher(Watcher):
         """Whether some attribute now holds another tensor than the one the session tracks:
         their ``step()`` rebound it (the leaf is lost)."""
         rebound = False
-        for t in self._tracked:
-            if t.path is None:
-                continue
+        for t, (holder, kind, key) in self._holders:
             try:
-                now = t.path.get(self._model)
+                now = vars(holder)[key] if kind == "attr" else holder[key]
             except (KeyError, IndexError, TypeError):
                 continue
             if now is t.tensor:

@@ -55,7 +55,7 @@ def accumulating(grads: list[GradCapture], zeroed: bool | None = False) -> list[
 
 def missing_grads(grads: list[GradCapture], named: list[tuple[str, torch.Tensor]]) -> list[Pitfall]:
     """Leaves that backward() never reached: not part of the loss's graph."""
-    leaf = {name for name, p in named if p.is_leaf}
+    leaf = {name for name, p in named if p.is_leaf and p.requires_grad}
     return [
         Pitfall(
             "no_grad",

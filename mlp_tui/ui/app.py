@@ -213,6 +213,9 @@ class MlpTuiApp(App[int]):
     def action_learning_rate(self) -> None:
         if self.report is None or not self._can_step():
             return
+        if self.report.lr is None:  # a learner's optimizer without an lr attribute
+            self.say("This optimizer has no lr attribute to change.", severity="warning")
+            return
         from mlp_tui.ui.screens.learning_rate import LearningRateScreen
 
         def chosen(value: float | None) -> None:

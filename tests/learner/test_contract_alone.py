@@ -134,3 +134,50 @@ def test_forward_that_is_not_a_layer_loop_runs_whole_and_keeps_torch_names(write
     assert "ReluBackward0" in kinds and "MmBackward0" in kinds
     leaves = {n.leaf for n in report.graph.nodes if n.is_leaf}
     assert {"first.weight", "second.bias"} <= leaves
+
+
+NO_LR = '''
+import torch
+
+class Lin:
+    def __init__(self):
+        self.W = torch.randn(2, 2) * 0.1  # forgot requires_grad_()
+        self.b = torch.zeros(2).requires_grad_()
+
+    def __call__(self, x):
+        return x @ self.W + self.b
+
+    def parameters(self):
+        return [self.W, self.b]
+
+class Halve:
+    """An optimizer without an lr: its rule is unknown, and there is no lr to show."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self):
+        for p in self.params:
+            if p.grad is not None:
+                p -= 0.5 * p.grad
+
+model = Lin()
+loss_fn = lambda pred, y: torch.nn.functional.cross_entropy(pred, y)
+optimizer = Halve(model.parameters())
+x = torch.randn(8, 2)
+data = (x, (x[:, 0] > 0).long())
+'''
+
+
+def test_a_tensor_without_requires_grad_and_an_optimizer_without_lr(write):
+    session = open_file(write("no_lr.py", NO_LR)).session
+    report = session.step()
+    assert report.lr is None
+    kinds = {(p.kind, p.subject) for p in report.pitfalls}
+    assert ("no_requires_grad", "W") in kinds
+    assert {d.rule for d in report.deltas} == {"rule of Halve unknown"}
