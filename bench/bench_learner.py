@@ -59,7 +59,9 @@ def pair(module, dims: tuple[int, list[int], int, int]) -> tuple[Session, Sessio
     x = torch.randn(batch, inputs)
     y = torch.randint(0, classes, (batch,))
     lr = 0.1
-    learner = from_objects(theirs, module.cross_entropy, module.SGD(theirs.parameters(), lr), (x, y))
+    learner = from_objects(
+        theirs, module.cross_entropy, module.SGD(theirs.parameters(), lr), (x, y)
+    )
     our_session = Session(ours, module.cross_entropy, SGD(ours.parameters(), lr=lr), x, y)
     return learner.session, our_session
 
@@ -100,7 +102,9 @@ def main() -> None:
     module = load_module(EXAMPLE)
     gc.freeze()
     print(f"load (open_file of {EXAMPLE.name}, torch imported): {statistics.median(loads):.0f} ms")
-    print("| network | full step: learner ms | ours ms | ratio | run(n): learner ms/step | ours | ratio |")
+    print(
+        "| network | full step: learner ms | ours ms | ratio | run(n): learner ms/step | ours | ratio |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, dims in NETWORKS.items():
         learner, ours = pair(module, dims)
@@ -109,10 +113,12 @@ def main() -> None:
                 s.step()
         full = ratio(learner.step, ours.step, k_full, rounds)
 
-        def light(session: Session) -> None:
-            session.run(n_light, replay=False)
-
-        run = ratio(lambda: light(learner), lambda: light(ours), 1, rounds)
+        run = ratio(
+            lambda s=learner: s.run(n_light, replay=False),
+            lambda s=ours: s.run(n_light, replay=False),
+            1,
+            rounds,
+        )
         print(
             f"| {name} | {full[1]:.3f} | {full[2]:.3f} | {full[0]:.2f} |"
             f" {run[1] / n_light:.4f} | {run[2] / n_light:.4f} | {run[0]:.2f} |"

@@ -97,6 +97,8 @@ class FullCapture(Watcher):
 
     def loss_done(self, s: StepState) -> None:
         self.recorder.name(s.loss, "loss")
+        if s.loss.grad_fn is None:  # nothing it depends on requires grad: no graph to show
+            return
         self.graph, live_nodes = capture_graph(
             s.loss, self.recorder, self._names_by_id, self._storage_names, self._skeletons
         )
@@ -107,7 +109,12 @@ class FullCapture(Watcher):
     def graph_now(self, s: StepState) -> Graph | None:
         """The graph as it stands: after the forward pass, the prediction's (taken only when
         shown: a whole step goes straight on to the loss, which captures the complete one)."""
-        if self.graph is None and self.recorder is not None and s.pred is not None:
+        if (
+            self.graph is None
+            and self.recorder is not None
+            and s.pred is not None
+            and s.pred.grad_fn is not None  # a prediction nothing requires grad of: no graph
+        ):
             self.graph, _ = capture_graph(
                 s.pred, self.recorder, self._names_by_id, self._storage_names, self._skeletons
             )

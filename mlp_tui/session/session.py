@@ -289,7 +289,7 @@ class Session:
             values = out.argmax(dim=1) if out.shape[1] > 1 else (out[:, 0] > 0).long()
             labels = self.y.reshape(len(self.y), -1)[:, 0].long()
         else:
-            values, labels = out[:, 0], self.y[:, 0]
+            values, labels = out[:, 0], self.y.reshape(len(self.y), -1)[:, 0]
         # The data never changes: the boundary shares it rather than copying it each time.
         boundary = Boundary(xs, ys, values.reshape(rows, columns), self.x, labels, classification)
         self._boundary = (key, boundary)

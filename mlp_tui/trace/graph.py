@@ -403,9 +403,7 @@ def walk(root: Any) -> list[tuple[Any, tuple[int, ...], int]]:
 def _walk(root: Any) -> list[tuple[Any, tuple[int, ...], int, tuple[int, int]]]:
     """``walk``, plus where each node was first reached: (parent's id, position in the
     parent's ``next_functions``); ``(-1, -1)`` for the root. A skeleton finds a node again
-    that way, without walking. A tensor nothing requires grad of has no graph: ``[]``."""
-    if root is None:
-        return []
+    that way, without walking."""
     ids: dict[int, int] = {id(root): 0}
     queue: list[Any] = [root]
     paths: list[tuple[int, int]] = [(-1, -1)]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 import torch
 
 from mlp_tui.learner import open_file
 from mlp_tui.ui.app import MlpTuiApp
 from tests.learner.conftest import EXAMPLES
+from tests.learner.test_examples import EXPECTED
 from tests.ui.pane_harness import flat, screen_text
 from tests.ui.pilot_helpers import settle, wait_until
 
@@ -90,5 +92,33 @@ def test_r_rebuilds_by_calling_make_again():
             assert app.built.session is not session  # a fresh build, not a rewind
             again = [p.value for p in app.report.parameters]
             assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+
+    asyncio.run(body())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_example_opens_steps_and_names_its_mistake_on_screen(name):
+    """Two whole steps (`s s`): enough for every mistake to show (accumulation needs a
+    second backward). The first words of each expected message are on the screen."""
+    kinds, raising = EXPECTED[name]
+
+    async def body():
+        app = app_for(name)
+        async with app.run_test(size=(200, 60)) as pilot:
+            await settle(pilot)
+            await press(pilot, "s", "s")
+            if raising is None:
+                assert "step 2 · after step" in status(app)
+            else:
+                assert f"error in {raising}" in status(app)
+            found: dict[str, str] = {}  # the first of each kind: the note shows it in full
+            for p in app.report.pitfalls:
+                found.setdefault(p.kind, p.message)
+            assert kinds <= set(found) | ({"non_scalar_loss"} if raising == "loss" else set())
+            text = flat(screen_text(app))
+            for kind in kinds & set(found):
+                assert found[kind][:50] in text, kind
+            if raising == "loss":  # named in the error the notification shows
+                assert any("the loss is not a scalar" in n.message for n in app._notifications)
 
     asyncio.run(body())
