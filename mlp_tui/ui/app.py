@@ -93,7 +93,7 @@ class MlpTuiApp(App[int]):
         ("z", "switch zero_grad() on/off (off: watch .grad accumulate)"),
         ("l", "change the learning rate"),
         ("o", "open a scenario (built-in course or a path)"),
-        ("r", "reset the scenario to its first step"),
+        ("r", "reset to the first step (a file with make(): build it again)"),
         ("1 2 3", "show the Loss, Tensor or Lesson tab"),
         ("enter", "on a graph node: inspect its tensor"),
         ("p", "save a screenshot (SVG) in the current folder"),
