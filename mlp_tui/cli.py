@@ -2,8 +2,9 @@
 
 ``mlp-tui [SCENARIO]`` opens the debugger; the subcommands work without a screen:
 ``run`` trains headless, ``graph`` prints the autograd graph, ``check`` validates scenario
-files, ``list`` shows the built-in course, ``new`` writes a starter scenario and ``serve`` runs
-the debugger in browsers (``mlp_tui.web``).
+files, ``list`` shows the built-in course, ``new`` writes a starter scenario, ``debug``
+opens (or, with ``--run``, trains headless) a network the learner wrote in a Python file
+and ``serve`` runs the debugger in browsers (``mlp_tui.web``).
 Bad input is one line on stderr naming the file, the key and the problem, and exit status 2.
 """
 
@@ -23,7 +24,7 @@ from typing import Any, TextIO
 EXIT_BAD_INPUT = 2
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process killed by SIGPIPE
 EXIT_INTERRUPTED = 128 + 2  # ... and for one stopped by Ctrl-C (SIGINT)
-SUBCOMMANDS = ("run", "graph", "check", "list", "new", "serve")
+SUBCOMMANDS = ("run", "graph", "check", "list", "new", "debug", "serve")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +48,24 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("list", help="the built-in scenarios, in course order")
     new = sub.add_parser("new", help="write a commented starter scenario NAME.toml")
     new.add_argument("name", help="file name (NAME.toml) to create")
+    debug = sub.add_parser(
+        "debug",
+        help="debug your own network: a .py file naming model, loss_fn, optimizer, data",
+        description="Run FILE as a module (as pytest runs a test file) and debug the network"
+        " it names: model, loss_fn, optimizer and data at module level, or returned by make().",
+    )
+    debug.add_argument("file", help="your Python file, e.g. my_net.py")
+    debug.add_argument(
+        "--break",
+        dest="breaks",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="stop when EXPR holds, e.g. 'accuracy >= 0.9', 'loss < 0.05', nonfinite",
+    )
+    debug.add_argument("--run", action="store_true", help="train headless, no screen")
+    debug.add_argument("--steps", type=int, default=100, help="steps for --run (default 100)")
+    debug.add_argument("--json", action="store_true", help="with --run: JSON Lines")
     serve = sub.add_parser(
         "serve",
         help="the debugger in a browser, one session per tab (needs mlp-tui[web])",
@@ -100,6 +119,7 @@ def _command(args: argparse.Namespace) -> int:
             "check": _check,
             "list": _list,
             "new": _new,
+            "debug": _debug,
             "serve": _serve,
         }[args.command](args)
     except ScenarioError as err:
@@ -155,13 +175,7 @@ def _run(args: argparse.Namespace) -> int:
     def on_step(m) -> None:
         """One record per completed step, whatever stopped on the way."""
         if args.json:
-            record = {"step": m.step, "loss": _json_number(m.loss)}
-            if m.accuracy is not None:
-                record["accuracy"] = float(m.accuracy)
-                record["correct"] = m.accuracy.correct
-            record["grad_norm"] = {k: _json_number(v) for k, v in m.grad_norm.items()}
-            record["delta_norm"] = {k: _json_number(v) for k, v in m.delta_norm.items()}
-            out.write(json.dumps(record) + "\n")
+            out.write(json.dumps(_step_record(m)) + "\n")
         elif progress:
             progress.update(m.step, m.loss)
 
@@ -232,6 +246,144 @@ def _run(args: argparse.Namespace) -> int:
             + args.scenario
             + ")"
         )
+    return status
+
+
+def _step_record(m: Any) -> dict[str, Any]:
+    """A completed step's figures as one JSON object (``StepMetrics``)."""
+    record: dict[str, Any] = {"step": m.step, "loss": _json_number(m.loss)}
+    if m.accuracy is not None:
+        record["accuracy"] = float(m.accuracy)
+        record["correct"] = m.accuracy.correct
+    record["grad_norm"] = {k: _json_number(v) for k, v in m.grad_norm.items()}
+    record["delta_norm"] = {k: _json_number(v) for k, v in m.delta_norm.items()}
+    return record
+
+
+def _debug(args: argparse.Namespace) -> int:
+    """``mlp-tui debug FILE``: check the file against the contract (one line and exit 2
+    when it does not fit), then open the debugger on it, or train headless with --run."""
+    from mlp_tui.learner import LearnerError, open_file
+    from mlp_tui.session.breakpoints import BreakpointError, parse_breakpoint
+
+    if args.steps < 1:
+        print(f"mlp-tui: --steps: must be >= 1, got {args.steps}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        breakpoints = [parse_breakpoint(text) for text in args.breaks]
+    except BreakpointError as err:
+        print(f"mlp-tui: --break: {escape(err)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        built = open_file(args.file, breakpoints)
+    except LearnerError as err:
+        print(f"mlp-tui: {escape(err)}", file=sys.stderr)
+        if err.details:
+            print(err.details, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if built.session.correct is None and any(
+        bp.condition is not None and bp.condition.metric == "accuracy" for bp in breakpoints
+    ):
+        print(
+            f"mlp-tui: --break: {escape(args.file)}: accuracy needs class labels"
+            " (y of integers, one score per class from the model)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if args.run:
+        return _debug_run(built, args.steps, args.json, sys.stdout)
+    from mlp_tui.ui.app import run_app
+
+    return run_app(source=lambda: built, title=built.spec.title)
+
+
+EXIT_THEIR_CODE_RAISED = 1
+
+
+def _debug_run(built: Any, steps: int, as_json: bool, out: TextIO) -> int:
+    """Train a learner's network headless: a record per step (with --json), then a summary
+    naming the mistakes found and, if their code raised, the phase and their frames.
+    Exit status 1 when their code raised, else 0."""
+    import torch
+
+    from mlp_tui.session.phase_error import PhaseError
+
+    torch.set_num_threads(1)
+    session = built.session
+    session.end_step = steps
+    stops: list[dict] = []
+    error: dict[str, Any] | None = None
+
+    def on_step(m: Any) -> None:
+        if as_json:
+            out.write(json.dumps(_step_record(m)) + "\n")
+
+    with _InterruptAtStepEnd() as interrupt:
+        try:
+            while session.completed_steps < steps and not interrupt.requested:
+                report = session.run(
+                    steps - session.completed_steps,
+                    on_step=on_step,
+                    should_stop=lambda: interrupt.requested,
+                    replay=False,
+                )
+                stop = report.stop
+                if stop is None or stop.reason == "end":
+                    continue
+                stops.append(
+                    {
+                        "step": report.step,
+                        "phase": str(report.phase),
+                        "reason": stop.reason,
+                        "note": stop.message,
+                    }
+                )
+                if stop.reason == "nonfinite" or len(stops) >= MAX_STOPS_LISTED:
+                    break
+        except PhaseError as err:
+            error = {
+                "step": session.step_no,
+                "phase": str(err.phase),
+                "type": type(err.error).__name__,
+                "message": built.describe_error(err),
+                "traceback": err.traceback,
+            }
+    try:
+        final = session.capture()  # the last step in full: every pitfall it shows
+    except PhaseError:  # replaying it meets their error again: what is known so far
+        final = session.report()
+    summary: dict[str, Any] = {"summary": True, "steps": session.completed_steps}
+    try:
+        loss, accuracy = session.evaluate()
+    except Exception:  # their forward pass raises: the error says where
+        loss, accuracy = math.nan, None
+    summary["final_loss"] = _json_number(loss)
+    if accuracy is not None:
+        summary["accuracy"] = float(accuracy)
+        summary["correct"] = accuracy.correct
+    summary["mistakes"] = [
+        {"kind": p.kind, "subject": p.subject, "message": p.message} for p in final.pitfalls
+    ]
+    if stops:
+        summary["stops"] = stops
+    if error is not None:
+        summary["error"] = error
+    if interrupt.requested:
+        summary["interrupted"] = True
+    status = EXIT_THEIR_CODE_RAISED if error is not None else 0
+    if as_json:
+        out.write(json.dumps(summary) + "\n")
+        return status
+    title = escape(built.spec.title)
+    out.write(f"{title}: {summary['steps']} steps, loss on all data {loss:.6g}\n")
+    for p in final.pitfalls:
+        out.write(f"  ✗ {escape(p.message)}\n")
+    for stop in stops:
+        out.write(
+            f"  step {stop['step']} after {stop['phase']} ({stop['reason']}): {escape(stop['note'])}\n"
+        )
+    if error is not None:
+        out.write(f"  error: {escape(error['message'])}\n{error['traceback']}\n")
     return status
 
 

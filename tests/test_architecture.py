@@ -1,6 +1,6 @@
 """Layering: the engine never needs the UI, and each layer imports only the ones below it.
 
-scratch  <  trace  <  session  <  scenarios  <  ui  <  web  <  cli
+scratch  <  trace  <  session  <  scenarios, learner  <  ui  <  web  <  cli
 """
 
 from __future__ import annotations
@@ -15,14 +15,16 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "mlp_tui"
-HEADLESS = ("scratch", "trace", "session", "scenarios")
+HEADLESS = ("scratch", "trace", "session", "scenarios", "learner")
 
 # What each layer must not import, directly or lazily (inside a function, under TYPE_CHECKING).
 FORBIDDEN = {
-    "scratch": ("trace", "session", "scenarios", "ui", "cli"),
-    "trace": ("session", "scenarios", "ui", "cli"),
-    "session": ("scenarios", "ui", "cli"),
-    "scenarios": ("ui", "cli"),
+    "scratch": ("trace", "session", "scenarios", "learner", "ui", "web", "cli"),
+    "trace": ("session", "scenarios", "learner", "ui", "web", "cli"),
+    "session": ("scenarios", "learner", "ui", "web", "cli"),
+    "scenarios": ("learner", "ui", "web", "cli"),
+    # a learner's network and a scenario: side by side
+    "learner": ("scenarios", "ui", "web", "cli"),
     "ui": ("cli", "web"),
     "web": ("cli",),
 }
@@ -128,3 +130,13 @@ def test_the_app_module_paints_before_torch_is_imported():
     code = "import sys, mlp_tui.cli, mlp_tui.ui.app; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_importing_the_package_for_debug_imports_neither_torch_nor_textual():
+    """``import mlp_tui`` (for ``mlp_tui.debug``) stays cheap: torch and Textual load only
+    when ``debug()`` is called."""
+    code = "import sys, mlp_tui; print('torch' in sys.modules, 'textual' in sys.modules)"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False False"

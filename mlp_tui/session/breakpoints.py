@@ -139,3 +139,11 @@ class Breakpoint:
         if self.nonfinite:
             parts.append("a value is inf/NaN")
         return ", ".join(parts) or "always"
+
+
+def parse_breakpoint(text: str) -> Breakpoint:
+    """A breakpoint as typed on a command line: ``nonfinite`` or a condition such as
+    ``accuracy >= 0.9`` (checked once its metric is known in each step)."""
+    if text.strip() == "nonfinite":
+        return Breakpoint(nonfinite=True, note="a value went inf/NaN")
+    return Breakpoint(condition=parse_condition(text), note=text.strip())

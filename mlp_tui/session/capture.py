@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from mlp_tui.scratch import Linear, Optimizer
-from mlp_tui.session.figures import Watcher
+from mlp_tui.scratch import Optimizer
+from mlp_tui.session.figures import Watcher, has_parameters
 from mlp_tui.session.report import ActivationView
 from mlp_tui.trace.deltas import DeltaCapture, capture_deltas
 from mlp_tui.trace.grads import GradCapture, capture_grads, clone_grads
@@ -82,7 +82,7 @@ class FullCapture(Watcher):
 
     def layer_done(self, name: str, layer: object, out: torch.Tensor) -> None:
         self.recorder.name(out, name)
-        if not isinstance(layer, Linear):
+        if not has_parameters(layer):
             self.activations.append(ActivationView(name, type(layer).__name__, out.detach()))
 
     def forward_done(self, s: StepState) -> None:
@@ -97,6 +97,8 @@ class FullCapture(Watcher):
 
     def loss_done(self, s: StepState) -> None:
         self.recorder.name(s.loss, "loss")
+        if s.loss.grad_fn is None:  # nothing it depends on requires grad: no graph to show
+            return
         self.graph, live_nodes = capture_graph(
             s.loss, self.recorder, self._names_by_id, self._storage_names, self._skeletons
         )
@@ -107,7 +109,12 @@ class FullCapture(Watcher):
     def graph_now(self, s: StepState) -> Graph | None:
         """The graph as it stands: after the forward pass, the prediction's (taken only when
         shown: a whole step goes straight on to the loss, which captures the complete one)."""
-        if self.graph is None and self.recorder is not None and s.pred is not None:
+        if (
+            self.graph is None
+            and self.recorder is not None
+            and s.pred is not None
+            and s.pred.grad_fn is not None  # a prediction nothing requires grad of: no graph
+        ):
             self.graph, _ = capture_graph(
                 s.pred, self.recorder, self._names_by_id, self._storage_names, self._skeletons
             )

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import torch
 from torch._utils import _flatten_dense_tensors
 
-from mlp_tui.scratch import Linear
 from mlp_tui.session.breakpoints import Breakpoint
 from mlp_tui.session.report import Accuracy
+from mlp_tui.trace.pitfalls import Pitfall
 from mlp_tui.trace.stats import dead_fraction_tensor, norms
 
 if TYPE_CHECKING:
@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 
 CorrectFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """(prediction, target) -> how many predictions are correct: a 0-d integer tensor."""
+
+
+def has_parameters(layer: object) -> bool:
+    """A layer with ``parameters()`` is a linear map; one without is an activation (the
+    reference design: ours, or a learner's own classes written after it)."""
+    return callable(getattr(layer, "parameters", None))
 
 
 class Watcher:
@@ -46,6 +52,10 @@ class Watcher:
     def backward_done(self, s: StepState) -> None: ...
     def step_starts(self, s: StepState) -> None: ...
     def step_done(self, s: StepState) -> None: ...
+
+    def pitfalls(self) -> list[Pitfall]:
+        """Mistakes this watcher recognised, for the report."""
+        return []
 
 
 def _all_finite(tensors: list[torch.Tensor]) -> bool:
@@ -116,7 +126,7 @@ class Figures(Watcher):
         self.nonfinite = []
 
     def layer_done(self, name: str, layer: object, out: torch.Tensor) -> None:
-        if not isinstance(layer, Linear):
+        if not has_parameters(layer):
             self._outputs.append((name, out.detach()))
 
     def forward_done(self, s: StepState) -> None:

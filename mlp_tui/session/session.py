@@ -18,12 +18,13 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from mlp_tui.scratch import MLP, Linear, Optimizer
+from mlp_tui.scratch import MLP, Optimizer
 from mlp_tui.session.breakpoints import Breakpoint
 from mlp_tui.session.capture import FullCapture
-from mlp_tui.session.figures import CorrectFn, Figures, Watcher, accuracy_of
+from mlp_tui.session.figures import CorrectFn, Figures, Watcher, accuracy_of, has_parameters
 from mlp_tui.session.history import Checkpoint, History, SwitchLog
 from mlp_tui.session.losses import LossLog
+from mlp_tui.session.phase_error import PhaseError
 from mlp_tui.session.phases import PHASES, Phase
 from mlp_tui.session.report import (
     Accuracy,
@@ -50,12 +51,13 @@ def _size(nbytes: int) -> str:
     return f"{nbytes / 2**20:.0f} MiB" if nbytes >= 2**20 else f"{nbytes / 2**10:.1f} KiB"
 
 
-def _layer_names(layers: Sequence[object]) -> list[tuple[object, str, str]]:
-    """(layer, name of its output, recorder stage): ``z0``, ``h0``, ``z1``, … ."""
+def layer_names(layers: Sequence[object]) -> list[tuple[object, str, str]]:
+    """(layer, name of its output, recorder stage): ``z0``, ``h0``, ``z1``, … . A layer
+    with ``parameters()`` is a linear map (``z``); one without is an activation (``h``)."""
     named, k = [], 0
     for layer in layers:
         stage = f"{type(layer).__name__} {k}"
-        if isinstance(layer, Linear):
+        if has_parameters(layer):
             named.append((layer, f"z{k}", stage))
         else:
             named.append((layer, f"h{k}", stage))
@@ -96,20 +98,31 @@ class Session:
         correct: CorrectFn | None = None,
         end_step: int = 0,
         history_bytes: int = 256 * 2**20,
+        named: Sequence[tuple[str, torch.Tensor]] | None = None,
+        layers: Sequence[tuple[object, str, str]] | None = None,
+        watchers: Sequence[Watcher] = (),
+        next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> None:
         """``correct(pred, y)`` counts the right predictions (classification only);
-        ``end_step`` is where a run pauses by itself (a scenario's ``[training] steps``)."""
+        ``end_step`` is where a run pauses by itself (a scenario's ``[training] steps``).
+
+        A model that is not ours says how to see it: ``named`` (name, tensor) pairs
+        instead of ``model.named_parameters()``, ``layers`` as ``layer_names`` gives them
+        (one stage ``(model, "ŷ", ...)`` runs ``model(x)`` whole), ``watchers`` that see
+        every phase and may name pitfalls, and ``next_batch`` to draw each step's data."""
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self.x, self.y = x, y
         self.batch_size = batch_size if 0 < batch_size < len(x) else 0  # 0: full batch
         self.correct = correct
         self.end_step = end_step
         self.zero_grad_enabled = zero_grad
-        self.named = model.named_parameters()
+        self.named = list(model.named_parameters() if named is None else named)
         self.params = [p for _, p in self.named]
         self.names = [name for name, _ in self.named]
         self._names_by_id = {id(p): n for n, p in self.named}  # restores write in place: ids hold
-        self._layers = _layer_names(model.layers)
+        self._layers = layer_names(model.layers) if layers is None else list(layers)
+        self._batches = next_batch
+        self._extra_watchers = tuple(watchers)
         self.history = History(history_bytes)
         self._switch_log = SwitchLog()
         self.step_no = 0  # the step the last phase belonged to
@@ -119,7 +132,8 @@ class Session:
         self._losses = LossLog()
         self._figures = Figures(self.named, correct)
         self._capture: FullCapture | None = None  # the step in flight, when fully watched
-        self._light_watchers: tuple[Watcher, ...] = (self._figures,)
+        # Extra watchers first: a mistake they name is named before the figures trip on it.
+        self._light_watchers: tuple[Watcher, ...] = (*self._extra_watchers, self._figures)
         self._watchers = self._light_watchers
         self._layer_watchers: tuple[Watcher, ...] = ()
         self._replaying = False  # inside _goto: replayed steps check every phase as it ends
@@ -266,13 +280,16 @@ class Session:
         xs = torch.linspace(lo[0] - pad[0], hi[0] + pad[0], columns)
         ys = torch.linspace(lo[1] - pad[1], hi[1] + pad[1], rows)
         grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1)  # (rows, cols, 2)
-        out = self.model(grid.reshape(-1, 2))  # (rows*cols, outputs)
+        try:
+            out = self.model(grid.reshape(-1, 2))  # (rows*cols, outputs)
+        except Exception:  # a learner's model that raises: the forward phase will say where
+            return None
         classification = self.correct is not None
         if classification:
             values = out.argmax(dim=1) if out.shape[1] > 1 else (out[:, 0] > 0).long()
             labels = self.y.reshape(len(self.y), -1)[:, 0].long()
         else:
-            values, labels = out[:, 0], self.y[:, 0]
+            values, labels = out[:, 0], self.y.reshape(len(self.y), -1)[:, 0]
         # The data never changes: the boundary shares it rather than copying it each time.
         boundary = Boundary(xs, ys, values.reshape(rows, columns), self.x, labels, classification)
         self._boundary = (key, boundary)
@@ -329,6 +346,8 @@ class Session:
             w.step_done(s)
 
     def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._batches is not None:
+            return self._batches()
         if not self.batch_size:
             return self.x, self.y
         index = torch.randperm(len(self.x), generator=self._batch_rng)[: self.batch_size]
@@ -362,7 +381,10 @@ class Session:
 
     def _run_phase(self) -> Stop | None:
         phase = PHASES[self.done]
-        _PHASE_CODE[phase.index](self, self._state)
+        try:
+            _PHASE_CODE[phase.index](self, self._state)
+        except Exception as err:  # their code raised: the phase did not complete
+            raise PhaseError(phase, err) from err
         self.done += 1
         if phase is Phase.STEP:  # what the next step's start compares with (see _touched)
             self._own_versions = self._versions()
@@ -390,7 +412,7 @@ class Session:
             self._capture = FullCapture(
                 self.named, self._names_by_id, self.optimizer, self._copy, self._skeletons
             )
-            self._watchers = (self._figures, self._capture)
+            self._watchers = (*self._light_watchers, self._capture)
             self._layer_watchers = tuple(w for w in self._watchers if w.watches_layers)
         else:
             self._capture = None
@@ -500,9 +522,10 @@ class Session:
         loss = self._figures.metrics.get("loss") if self.done > Phase.LOSS.index else None
         found = [
             *pitfalls.non_leaf_parameters(self.named),
-            *pitfalls.accumulating(list(captured)),
+            *pitfalls.accumulating(list(captured), s.zeroed),
             *pitfalls.missing_grads(list(captured), self.named),
             *pitfalls.nonfinite(loss, graph),
+            *(found for w in self._extra_watchers for found in w.pitfalls()),
         ]
         return Report(
             step=self.step_no,

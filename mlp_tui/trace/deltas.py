@@ -20,6 +20,9 @@ from mlp_tui.trace.stats import TensorStats, norms, tensor_stats
 
 # The rule of thumb: an update of about 1e-3 of the weight's size (Karpathy's "ratio").
 HEALTHY_UPDATE_RATIO = 1e-3
+# How a rule reads when it was assumed, not known: an optimizer of unknown class with an
+# ``lr`` attribute and no state is checked as plain SGD.
+ASSUMED_SGD_NOTE = "(SGD assumed)"
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,11 @@ class DeltaCapture:
     follows_rule: bool | None  # None: no gradient, so no rule to check
     worst_error: float  # ‖Δ − rule‖, in the parameter's units
     state: dict[str, torch.Tensor | int] = field(default_factory=dict, repr=False)
+
+    @property
+    def rule_known(self) -> bool:
+        """False for an optimizer whose rule nobody stated: Δ is shown, not checked."""
+        return self.rule.startswith("Δ")
 
     @cached_property
     def stats(self) -> TensorStats:
@@ -50,7 +58,13 @@ class DeltaCapture:
 
 def rule_of(optimizer: Optimizer) -> str:
     """The rule in a learner's notation. With ``maximize`` the step follows −g: the rules
-    that show g flip its sign; buf and m are already running sums of −g."""
+    that show g flip its sign; buf and m are already running sums of −g.
+
+    An optimizer that is none of ours may state its own: ``rule_text`` and
+    ``expected_delta(p_before, g, state)`` (None where it has no rule to check)."""
+    own = getattr(optimizer, "rule_text", None)
+    if isinstance(own, str):
+        return own
     up = optimizer.maximize
     if isinstance(optimizer, SGD):
         if optimizer.momentum:
@@ -71,8 +85,11 @@ def rule_of(optimizer: Optimizer) -> str:
 
 def expected_delta(
     optimizer: Optimizer, p_before: torch.Tensor, g: torch.Tensor, state: dict
-) -> torch.Tensor:
-    """The update the optimizer's formula asks for, from its state after the step."""
+) -> torch.Tensor | None:
+    """The update the optimizer's formula asks for, from its state after the step; None when
+    there is no formula to check it against (see ``rule_of``)."""
+    if isinstance(getattr(optimizer, "rule_text", None), str):
+        return optimizer.expected_delta(p_before, g, state)
     lr = optimizer.lr
     if optimizer.maximize:
         g = -g  # the optimizer descends −g to climb
@@ -102,6 +119,17 @@ def expected_delta(
     raise TypeError(f"no rule known for {type(optimizer).__name__}")
 
 
+def _rule_or_none(
+    optimizer: Optimizer, p_before: torch.Tensor, g: torch.Tensor, state: dict
+) -> torch.Tensor | None:
+    """The rule's Δ, or None when the state it needs is not there (a tensor the optimizer
+    does not hold has none: its Δ is shown, unchecked)."""
+    try:
+        return expected_delta(optimizer, p_before, g, state)
+    except KeyError:
+        return None
+
+
 def copy_state(state: dict, copy: Copier = fresh_copy) -> dict:
     """A copy of one parameter's optimizer state, safe from the next in-place update."""
     return {k: copy(v) if isinstance(v, torch.Tensor) else v for k, v in state.items()}
@@ -117,10 +145,13 @@ def capture_deltas(
     """Δ of every parameter, given copies of the parameters and grads from before ``step()``."""
     with torch.no_grad():
         deltas = torch._foreach_sub(optimizer.params, before)
-        checked = [i for i, g in enumerate(grads) if g is not None]
-        rules = [
-            expected_delta(optimizer, before[i], grads[i], optimizer.state[i]) for i in checked
-        ]
+        expected = {
+            i: _rule_or_none(optimizer, before[i], g, optimizer.state[i])
+            for i, g in enumerate(grads)
+            if g is not None
+        }
+        checked = [i for i, rule in expected.items() if rule is not None]
+        rules = [expected[i] for i in checked]
         if checked:  # rule − Δ, written over the rule's own fresh tensors
             torch._foreach_sub_(rules, [deltas[i] for i in checked])
     # One fused call for every figure: ‖Δ‖, ‖W before‖, ‖Δ − rule‖.

@@ -224,9 +224,21 @@ class Recorder(TorchFunctionMode):
         return tuple(
             (self.names.get(id(a), "·"), True)
             if isinstance(a, torch.Tensor)
-            else (f"{a:g}" if isinstance(a, float) else str(a), False)
+            else (self._text(a), False)
             for a in args
         )
+
+    def _text(self, a: Any) -> str:
+        """A non-tensor operand as text; a tensor inside it (an index list: ``p[rows, y]``)
+        by its name or ``·``, never printed whole."""
+        if isinstance(a, torch.Tensor):
+            return self.names.get(id(a), "·")
+        if isinstance(a, float):
+            return f"{a:g}"
+        if isinstance(a, tuple | list):
+            inner = ", ".join(self._text(b) for b in a)
+            return f"({inner})" if isinstance(a, tuple) else f"[{inner}]"
+        return str(a)
 
 
 @dataclass(frozen=True)
@@ -370,8 +382,17 @@ def _saved(node: Any, storage_names: dict[int, str]) -> tuple[SavedTensor, ...]:
             label = storage_names.get(value.data_ptr(), "") if value.numel() else ""
             out.append(SavedTensor(name, tuple(value.shape), label))
         elif value is not None:
-            out.append(SavedTensor(name, None, repr(value)))
+            out.append(SavedTensor(name, None, _brief(value)))
     return tuple(out)
+
+
+def _brief(value: object) -> str:
+    """A saved non-tensor as text; tensors inside it (saved indices) by their shape."""
+    if isinstance(value, tuple | list):
+        return "(" + ", ".join(_brief(v) for v in value) + ")"
+    if isinstance(value, torch.Tensor):
+        return "tensor[" + "×".join(map(str, value.shape)) + "]"
+    return repr(value)
 
 
 def walk(root: Any) -> list[tuple[Any, tuple[int, ...], int]]:

@@ -37,15 +37,17 @@ def non_leaf_parameters(named: list[tuple[str, torch.Tensor]]) -> list[Pitfall]:
     return out
 
 
-def accumulating(grads: list[GradCapture]) -> list[Pitfall]:
+def accumulating(grads: list[GradCapture], zeroed: bool | None = False) -> list[Pitfall]:
+    """``zeroed``: whether ``zero_grad()`` ran this step (then it did not clear .grad)."""
     names = [g.name for g in grads if g.accumulated]
     if not names:
         return []
+    cause = "zero_grad() ran but left .grad as it was" if zeroed else "zero_grad() did not run"
     return [
         Pitfall(
             "accumulating",
             ", ".join(names),
-            "zero_grad() did not run: backward() added this batch's gradient onto the one"
+            f"{cause}: backward() added this batch's gradient onto the one"
             " left from before (.grad after = before + contribution).",
         )
     ]
@@ -53,7 +55,7 @@ def accumulating(grads: list[GradCapture]) -> list[Pitfall]:
 
 def missing_grads(grads: list[GradCapture], named: list[tuple[str, torch.Tensor]]) -> list[Pitfall]:
     """Leaves that backward() never reached: not part of the loss's graph."""
-    leaf = {name for name, p in named if p.is_leaf}
+    leaf = {name for name, p in named if p.is_leaf and p.requires_grad}
     return [
         Pitfall(
             "no_grad",

@@ -94,7 +94,7 @@ class MlpTuiApp(App[int]):
         ("z", "switch zero_grad() on/off (off: watch .grad accumulate)"),
         ("l", "change the learning rate"),
         ("o", "open a scenario: the built-in course or a path (in a browser: no paths)"),
-        ("r", "reset the scenario to its first step"),
+        ("r", "reset to the first step (a file with make(): build it again)"),
         ("1 2 3", "show the Loss, Tensor or Lesson tab"),
         ("enter", "on a graph node: inspect its tensor"),
         ("p", "save a screenshot (SVG) in the current folder (in a browser: a new tab)"),
@@ -103,9 +103,20 @@ class MlpTuiApp(App[int]):
         ("q", "quit (ctrl+c too)"),
     ]
 
-    def __init__(self, scenario: str | None = None, export_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        scenario: str | None = None,
+        export_dir: Path | None = None,
+        *,
+        source: Callable[[], object] | None = None,
+        source_title: str = "",
+    ) -> None:
+        """``source`` builds what to open instead of a scenario (a learner's network, see
+        ``mlp_tui.learner``); ``source_title`` names it while it loads."""
         super().__init__()
         self.scenario = scenario
+        self.source, self.source_title = source, source_title
+        self.error_phase: str | None = None  # the phase whose code raised, until a phase runs
         self.export_dir = export_dir or Path.cwd()
         self.runner = Runner(self.post_message)
         self.report = None
@@ -122,9 +133,9 @@ class MlpTuiApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(StatusBar).show(self.scenario or "xor", None)
+        self.query_one(StatusBar).show(self.source_title or self.scenario or "xor", None)
         self.runner.start()
-        self._submit("open", self.scenario)
+        self._submit("open", self.source or self.scenario)
         if self.ended_by is not None:  # the signal came before the app was running
             self.end_by_signal(self.ended_by)
 
@@ -202,6 +213,9 @@ class MlpTuiApp(App[int]):
 
     def action_learning_rate(self) -> None:
         if self.report is None or not self._can_step():
+            return
+        if self.report.lr is None:  # a learner's optimizer without an lr attribute
+            self.say("This optimizer has no lr attribute to change.", severity="warning")
             return
         from mlp_tui.ui.screens.learning_rate import LearningRateScreen
 
@@ -323,18 +337,29 @@ class MlpTuiApp(App[int]):
             self.startup_error = message.error.removeprefix("open: ScenarioError: ")
             self.exit(EXIT_BAD_INPUT, return_code=EXIT_BAD_INPUT)
             return
+        if message.phase is not None:  # their code raised: paused before that phase
+            self.error_phase = message.phase
+            self._show_status()
+            self.say(message.error, title=f"Error in {message.phase}", severity="error", timeout=20)
+            return
         self.say(message.error, title="Error", severity="error", timeout=10)
 
     @on(Done)
     def _done(self, message: Done) -> None:
         self.pending -= 1
         if message.command == "continue" and self.report is not None:
-            self.query_one(StatusBar).show(self.built.spec.title, self.report, running=False)
+            self._show_status()
 
     def _show(self, report: Report, boundary: Boundary | None, complete: bool = True) -> None:
         self.report = report
-        self.query_one(StatusBar).show(self.built.spec.title, report, running=self.runner.running)
+        self.error_phase = None
+        self._show_status()
         self.view.show(report, boundary, complete)
+
+    def _show_status(self) -> None:
+        self.query_one(StatusBar).show(
+            self.built.spec.title, self.report, running=self.runner.running, error=self.error_phase
+        )
 
 
 ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
@@ -369,11 +394,14 @@ def _ending_signals_quit(app: MlpTuiApp) -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def run_app(scenario: str | None = None) -> int:
-    """Run the debugger; returns the exit status (2 when the scenario cannot be opened)."""
+def run_app(
+    scenario: str | None = None, source: Callable[[], object] | None = None, title: str = ""
+) -> int:
+    """Run the debugger; returns the exit status (2 when the scenario cannot be opened).
+    ``source`` builds what to open instead (a learner's network), ``title`` names it."""
     import sys
 
-    app = MlpTuiApp(scenario)
+    app = MlpTuiApp(scenario, source=source, source_title=title)
     with _ending_signals_quit(app):
         status = app.run()
     if app.ended_by is not None:

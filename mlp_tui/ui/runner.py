@@ -8,6 +8,7 @@ and training keeps most of its speed), and a fully captured report when it pause
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -47,6 +48,7 @@ class Failed(Message):
     """A command failed; the app says so and keeps running."""
 
     error: str
+    phase: str | None = None  # the phase whose code raised (a learner's model, loss, optimizer)
 
 
 @dataclass
@@ -98,17 +100,32 @@ class Runner:
                 getattr(self, f"_do_{command}")(argument)
             except Exception as err:
                 self.running = False
-                self._post(Failed(f"{command}: {type(err).__name__}: {err}"))
+                self._failed(command, err)
             self._post(Done(command))
+
+    def _failed(self, command: str, err: Exception) -> None:
+        from mlp_tui.session.phase_error import PhaseError
+
+        if not isinstance(err, PhaseError):
+            self._post(Failed(f"{command}: {type(err).__name__}: {err}"))
+            return
+        # Their code raised mid-step: show where the session stands (the boundary before
+        # that phase), then the error, and pause there.
+        session = self.built.session
+        with contextlib.suppress(Exception):  # the report is a courtesy; the error is the news
+            self._send(session.capture())
+        describe = getattr(self.built, "describe_error", str)
+        self._post(Failed(describe(err), phase=str(err.phase)))
 
     def _send(self, report: Any, final: bool = True) -> None:
         session = self.built.session
         self._post(Updated(report, session.boundary(), final))
 
-    def _do_open(self, name: str | None) -> None:
+    def _do_open(self, source: str | Callable[[], Any] | None) -> None:
+        """Open a scenario by name or path, or what a source builds (a learner's network)."""
         from mlp_tui.scenarios import DEFAULT, open_scenario
 
-        built = open_scenario(name or DEFAULT)
+        built = source() if callable(source) else open_scenario(source or DEFAULT)
         self.built = built
         self._post(Opened(built, built.session.report(), built.session.boundary()))
 
@@ -122,7 +139,13 @@ class Runner:
         self._send(self.built.session.back())
 
     def _do_reset(self, _: object) -> None:
-        self._send(self.built.session.reset())
+        rebuild = getattr(self.built, "rebuild", None)  # a learner's make(): build afresh
+        rebuilt = rebuild() if rebuild is not None else None
+        if rebuilt is None:
+            self._send(self.built.session.reset())
+            return
+        self.built = rebuilt
+        self._post(Opened(rebuilt, rebuilt.session.report(), rebuilt.session.boundary()))
 
     def _do_zero_grad(self, enabled: bool) -> None:
         self.built.session.zero_grad_enabled = enabled

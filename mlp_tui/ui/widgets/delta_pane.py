@@ -15,7 +15,7 @@ import torch
 from textual.content import Content
 
 from mlp_tui.session.report import Report
-from mlp_tui.trace.deltas import HEALTHY_UPDATE_RATIO, DeltaCapture
+from mlp_tui.trace.deltas import ASSUMED_SGD_NOTE, HEALTHY_UPDATE_RATIO, DeltaCapture
 from mlp_tui.trace.stats import norms
 from mlp_tui.ui.format import check, log10, num, shape
 from mlp_tui.ui.widgets.parameter_blocks import (
@@ -77,8 +77,10 @@ def ratio_verdict(ratio: float, had_gradient: bool = True) -> tuple[str, str]:
 
 def _header(d: DeltaCapture, dims: tuple[int, ...]) -> Content:
     """Name, ‖Δ‖, the rule check; then the update ratio and its verdict."""
-    if d.follows_rule is None:
-        rule: tuple = (("· no gradient: not updated", DIM),)
+    if not d.rule_known:  # an optimizer nobody stated the rule of: Δ shown, unchecked
+        rule: tuple = ((f"· {d.rule}", DIM),)
+    elif d.follows_rule is None:
+        rule = (("· no gradient: not updated", DIM),)
     elif d.follows_rule:
         rule = ((f"{d.rule} {check(True)}", GOOD),)
     else:
@@ -118,17 +120,23 @@ def _summary(report: Report) -> Content:
     if not report.deltas:
         return Content.assemble(lr, ("  ·  ", DIM), WAITING)
     first = [lr, ("  ·  rule of thumb ‖Δ‖/‖W‖ ≈ ", DIM), log10(HEALTHY_UPDATE_RATIO)]
-    if not any(d.state for d in report.deltas):
+    if not all(d.rule_known for d in report.deltas):
+        first.append(("  ·  rule unknown: Δ shown, not checked", DIM))
+    elif not any(d.state for d in report.deltas):
         plain = all(d.rule == "Δ = −lr·g" for d in report.deltas)
         first.append(("  ·  plain SGD keeps no state" if plain else "  ·  no optimizer state", DIM))
     lines = [Content.assemble(*first)]
     broken = [d for d in report.deltas if d.follows_rule is False]
     if broken:
         names = ", ".join(d.name for d in broken)
+        whose = (
+            "plain SGD's, assumed for an optimizer with an lr and no state"
+            if broken[0].rule.endswith(ASSUMED_SGD_NOTE)
+            else "the optimizer's own formula"
+        )
         lines.append(
             Content.styled(
-                f"{check(False)} {names}: the update did not follow {broken[0].rule},"
-                " the optimizer's own formula",
+                f"{check(False)} {names}: the update did not follow {broken[0].rule}, {whose}",
                 _LOUD,
             )
         )

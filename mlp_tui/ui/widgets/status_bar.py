@@ -28,7 +28,10 @@ class StatusBar(Static):
     StatusBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
     """
 
-    def show(self, title: str, report: Report | None, running: bool = False) -> None:
+    def show(
+        self, title: str, report: Report | None, running: bool = False, error: str | None = None
+    ) -> None:
+        """``error``: the phase whose code raised; the session paused before it."""
         text = Text()
         text.append("mlp-tui", style="bold")
         text.append(f" · {title}")
@@ -42,16 +45,19 @@ class StatusBar(Static):
             else f"step {report.step} · after {report.phase}"
         )
         text.append(f" · {position}", style="bold")
+        if error is not None:  # first: on a narrow screen, it matters more than the figures
+            text.append(f" · ■ error in {error}", style="bold red")
         if report.loss is not None:
             text.append(f" · loss {num(report.loss)}")
         if report.accuracy is not None:
             text.append(f" · acc {accuracy(report.accuracy)}")
-        text.append(f" · lr {num(report.lr)}")
+        if report.lr is not None:  # a learner's optimizer may have no lr
+            text.append(f" · lr {num(report.lr)}")
         if not report.zero_grad:
             text.append(" · zero_grad OFF", style="bold yellow")
-        if running:
+        if running and error is None:
             text.append(" · ▶ running (c to pause)", style="bold green")
-        elif report.stop is not None:
+        elif report.stop is not None and error is None:
             text.append(
                 f" · ■ {STOP_WORDS.get(report.stop.reason, report.stop.reason)}", style="bold red"
             )
