@@ -72,6 +72,7 @@ class MlpTuiApp(App[int]):
         Binding("c", "continue", "Run/pause"),
         Binding("b", "back", "Back"),
         Binding("z", "toggle_zero_grad", "zero_grad"),
+        Binding("k", "toggle_colour_scale", "Colour scale", show=False),
         Binding("l", "learning_rate", "lr"),
         Binding("o", "open", "Open"),
         Binding("r", "reset", "Reset"),
@@ -91,6 +92,7 @@ class MlpTuiApp(App[int]):
         ("c", "continue: train until paused (c again), a breakpoint or inf/NaN"),
         ("b", "back one phase, restoring weights, grads, optimizer and RNG exactly"),
         ("z", "switch zero_grad() on/off (off: watch .grad accumulate)"),
+        ("k", "heatmap colours: one log scale for all ↔ one per parameter"),
         ("l", "change the learning rate"),
         ("o", "open a scenario (built-in course or a path)"),
         ("r", "reset the scenario to its first step"),
@@ -198,6 +200,20 @@ class MlpTuiApp(App[int]):
                 else "zero_grad() OFF: .grad will accumulate across steps",
                 timeout=3,
             )
+
+    def action_toggle_colour_scale(self) -> None:
+        """Colour the .grad and Δ heatmaps on one log scale, or each on its own."""
+        if self.view is None:
+            return
+        shared = not self.view.grads.shared_scale
+        for pane in (self.view.grads, self.view.deltas):
+            pane.set_shared_scale(shared)
+        self.say(
+            "Heatmaps: one log scale shared by all parameters"
+            if shared
+            else "Heatmaps: a linear scale per parameter",
+            timeout=3,
+        )
 
     def action_learning_rate(self) -> None:
         if self.report is None or not self._can_step():

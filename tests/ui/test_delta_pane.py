@@ -54,7 +54,7 @@ def shown(*reports: Report, size: tuple[int, int] = (100, 30)) -> list[dict]:
                         "title": str(pane.border_title),
                         "lines": "\n".join([summary, *blocks.values()]),
                         "blocks": blocks,
-                        "heatmaps": [h.values for h in pane.query(Heatmap)],
+                        "heatmaps": [h.values for h in pane.query(Heatmap) if h.parent.display],
                     }
                 )
         return out
