@@ -26,7 +26,7 @@ from mlp_tui.session.session import Session
 from mlp_tui.ui.app import MlpTuiApp
 from mlp_tui.ui.format import num, shape
 from mlp_tui.ui.widgets.grad_pane import ACCUMULATING, GradPane
-from mlp_tui.ui.widgets.heatmap import NEUTRAL_COLOR, Heatmap, Legend
+from mlp_tui.ui.widgets.heatmap import NEUTRAL_COLOR, Heatmap
 from tests.ui.pane_harness import PaneApp, screen_text
 from tests.ui.pilot_helpers import settle
 
@@ -58,12 +58,12 @@ def shown(*reports: Report, size: tuple[int, int] = (100, 30)) -> list[dict]:
                         "title": str(pane.border_title),
                         "lines": "\n".join(str(s.content) for s in statics),
                         "headers": headers,
-                        "heatmaps": [h.values for h in pane.query(Heatmap) if h.parent.display],
+                        "heatmaps": [h.values for h in pane.query(Heatmap)],
                         "captions": [
-                            str(c.content) for c in pane.query(".heat-caption") if c.display
+                            h.caption for h in pane.query(Heatmap) if h.display and h.caption
                         ],
-                        "scales": [h.colour_scale for h in pane.query(Heatmap) if h.parent.display],
-                        "legends": [str(lg.render()) for lg in pane.query(Legend) if lg.display],
+                        "scales": [h.colour_scale for h in pane.query(Heatmap)],
+                        "legends": legends(pane),
                         "bars": str(pane.bars.render()) if pane.bars.display else "",
                         "screen": screen_text(app),
                     }
@@ -71,6 +71,16 @@ def shown(*reports: Report, size: tuple[int, int] = (100, 30)) -> list[dict]:
         return out
 
     return asyncio.run(run())
+
+
+def legends(pane) -> list[str]:
+    """The colour legend under each parameter's header (its line starting with "█ 0")."""
+    return [
+        line.strip()
+        for header in pane.query(".param-header")
+        for line in str(header.content).splitlines()
+        if line.strip().startswith("█ 0")
+    ]
 
 
 def advance(session: Session, phases: int) -> Report:
@@ -276,10 +286,10 @@ def test_per_parameter_legends_span_each_gradient_alone() -> None:
             await pilot.pause()
             pane.set_shared_scale(False)
             await pilot.pause()
-            return [str(lg.render()) for lg in pane.query(Legend) if lg.display]
+            return legends(pane)
 
-    legends = asyncio.run(run())
-    for p, legend in zip(s.params, legends, strict=True):
+    shown_legends = asyncio.run(run())
+    for p, legend in zip(s.params, shown_legends, strict=True):
         assert legend.startswith("█ 0 ")
         assert f" {num(p.grad.abs().max().item())} " in legend
         assert "per-parameter linear scale" in legend
@@ -317,22 +327,25 @@ def test_feature_names_label_w0_rows_and_class_names_the_outputs() -> None:
         advance(s, 4), feature_names=("width", "height"), class_names=("left", "right")
     )
 
-    async def run() -> tuple[list[str], list[str], int]:
+    async def run() -> tuple[list[Heatmap], str, int]:
         app = PaneApp(GradPane, "GradApp")
         async with app.run_test(size=(100, 60)) as pilot:
             pane = app.query_one(GradPane)
             pane.show(report)
             await pilot.pause()
-            labels = [str(s.content) for s in pane.query(".row-labels") if s.display]
-            captions = [str(c.content) for c in pane.query(".heat-caption") if c.display]
-            w0 = next(iter(pane.query(Heatmap)))
-            return labels, captions, w0.size.height
+            heatmaps = list(pane.query(Heatmap))
+            return heatmaps, screen_text(app), heatmaps[0].size.height
 
-    labels, captions, w0_lines = asyncio.run(run())
-    assert labels == ["width\nheight"]  # W0 [2×16]: one row a line, named
+    heatmaps, screen, w0_lines = asyncio.run(run())
+    w0, w4, b4 = heatmaps[0], heatmaps[-2], heatmaps[-1]
+    assert w0.row_labels == ("width", "height")  # W0 [2×16]: one row a line, named
     assert w0_lines == 2
+    rows = [line for line in screen.splitlines() if "width " in line or "height " in line]
+    assert len(rows) == 2 and "▀" in rows[0] and "▀" in rows[1]
     # W4 [16×2] and b4 [2]: the output columns, named above their heatmaps.
-    assert len(captions) == 2 and all(c.split() == ["left", "right"] for c in captions)
+    assert w4.caption.split() == b4.caption.split() == ["left", "right"]
+    assert all(h.caption == "" for h in heatmaps[1:-2])  # the hidden layers have no names
+    assert any(line.strip("│ ").startswith("left  right ") for line in screen.splitlines())
 
 
 def cell_intensities(heatmap: Heatmap) -> list[float]:
@@ -369,9 +382,7 @@ def test_vanishing_in_the_app_fades_from_the_last_layer_to_the_first() -> None:
                 assert any(
                     re.search(rf"{re.escape(line)} +{re.escape(figure)} ", row) for row in screen
                 ), name
-            heatmaps = {
-                h.values.shape: h for h in app.view.grads.query(Heatmap) if h.parent.display
-            }
+            heatmaps = {h.values.shape: h for h in app.view.grads.query(Heatmap)}
             w0, w4 = heatmaps[(2, 16)], heatmaps[(16, 2)]
             assert max(cell_intensities(w0)) < 0.6 * max(cell_intensities(w4))
             await pilot.press("k")

@@ -203,8 +203,8 @@ class DeltaPane(ParameterPane):
         for i, d in enumerate(report.deltas):
             header, note = _header(d, dims[d.name]), _note(d, state_norms[i])
             self._blocks.draw(i, header, d.delta, note, scale=scale, **labels_for(report, i))
-        entries = [
-            NormEntry(d.name, shape(dims[d.name]), d.update_ratio, missing="—")
+        entries = [  # no ratio where ‖W‖ was 0 (a bias's first step): "—"
+            NormEntry(d.name, shape(dims[d.name]), d.update_ratio if d.weight_norm else None, "—")
             for d in report.deltas
         ]
         self.bars.show("‖Δ‖/‖W‖", entries)

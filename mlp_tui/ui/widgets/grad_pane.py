@@ -156,6 +156,10 @@ class GradPane(ParameterPane):
         super().__init__(name=name, id=id, classes=classes)
         self._top.display = False  # shown only when there is a warning
 
+    def heatmaps_per_block(self, report: Report) -> int:
+        """Three (before, this backward, after) while any gradient accumulated."""
+        return 3 if any(g.accumulated for g in report.grads) else 1
+
     def lead_widgets(self) -> list[Widget]:
         self.bars = NormBars(id="grad-norms")
         """‖g‖ of every parameter, one line each, bars on a log scale."""

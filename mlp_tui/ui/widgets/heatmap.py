@@ -17,7 +17,7 @@ NaN/±inf → magenta. The intensity comes from a ``ColourScale``: linear (|v| /
 logarithmic (log10|v| placed between log10 of the smallest and the largest magnitude, so
 values many decades apart stay apart), quantised to ``LEVELS`` steps per sign, rounding
 *up*, so any non-zero value is visibly tinted and only an exact zero (e.g. a dead ReLU's
-gradient) is neutral. ``Legend`` draws the same scale as one line, figures at its ends.
+gradient) is neutral. ``legend_content`` draws the same scale as one line, figures at its ends.
 
 Orientation: rows = first dim (inputs), columns = second dim (outputs). A 1-D tensor
 (a bias) is drawn as one row; a tensor with more than two dims is flattened to
@@ -59,7 +59,6 @@ __all__ = [
     "POSITIVE_COLOR",
     "ColourScale",
     "Heatmap",
-    "Legend",
     "colour_scale",
     "level_color",
     "pool_signed_absmax",
@@ -207,15 +206,22 @@ def colour_scale(
     present = [t.detach() for t in tensors if t is not None and t.numel()]
     if not present:
         return ColourScale(0.0, 0.0, log, shared)
-    inf = torch.tensor(math.inf)
-    highs, lows = [], []
-    for t in present:
-        a = t.abs().float()
-        a = torch.where(torch.isfinite(a), a, 0.0)
-        highs.append(a.amax())
-        lows.append(torch.where(a > 0, a, inf).amin())
-    high, low = torch.stack(highs).amax(), torch.stack(lows).amin()
-    high_value, low_value = torch.stack([high, low]).tolist()
+    magnitudes = [t.abs() for t in present]
+    figures = [a.amax() for a in magnitudes]
+    if log:  # the smallest |v|: a fast pass, then again past the zeros where there are any
+        figures += [a.amin() for a in magnitudes]
+    values = torch.stack(figures).tolist()
+    highs, lows = values[: len(present)], values[len(present) :]
+    lows = [
+        low if low > 0 else float(torch.where(a > 0, a, math.inf).amin())
+        for low, a in zip(lows, magnitudes, strict=False)
+    ]
+    if not all(math.isfinite(h) for h in highs):  # rare: leave NaN/inf out of the scale
+        finite = [a[torch.isfinite(a)] for a in magnitudes]
+        highs = [float(a.max()) if a.numel() else 0.0 for a in finite]
+        lows = [float(a[a > 0].min()) if (a > 0).any() else math.inf for a in finite]
+    high_value = max(highs)
+    low_value = min(lows, default=math.inf)
     if not log or not math.isfinite(low_value):
         low_value = 0.0
     return ColourScale(high_value, low_value, log, shared)
@@ -267,53 +273,24 @@ def legend_content(scale: ColourScale, width: int) -> Content:
         return Content.assemble((_BLOCK, _hex(0)), " all 0")
     low = f"{num(scale.low)} " if scale.log and scale.low > 0 else ""
     short = ("shared" if scale.shared else "per-param") + (" log" if scale.log else "")
-    for label, cells, signs in (
-        (scale.label, LEVELS, True),
-        (short, LEVELS, True),
-        (short, LEVELS // 2, True),
-        (short, LEVELS // 2, False),
+    for label, cells, signs, gap in (
+        (scale.label, LEVELS, True, "  "),
+        (short, LEVELS, True, "  "),
+        (short, LEVELS // 2, True, "  "),
+        (short, LEVELS // 2, False, "  "),
+        ("shared" if scale.shared else "per-param", 2, False, " "),
     ):
         levels = [round(1 + (LEVELS - 1) * i / (cells - 1)) for i in range(cells)]
-        parts: list = [(_BLOCK, _hex(0)), " 0  " if low else " 0 ", low]
+        parts: list = [(_BLOCK, _hex(0)), f" 0{gap}" if low else " 0 ", low]
         parts += [(_BLOCK, _hex(level)) for level in levels]
         parts += [" ", num(scale.high)]
         if signs:
-            parts += ["  ", (_BLOCK, _hex(LEVELS)), "+ ", (_BLOCK, _hex(-LEVELS)), "−"]
-        parts += ["  ", (label, "dim")]
+            parts += [gap, (_BLOCK, _hex(LEVELS)), "+ ", (_BLOCK, _hex(-LEVELS)), "−"]
+        parts += [gap, (label, "dim")]
         content = Content.assemble(*parts)
         if content.cell_length <= width:
-            return content
+            break
     return content
-
-
-class Legend(Widget):
-    """The colour key of a heatmap (see ``legend_content``): one line, fitted to its width."""
-
-    DEFAULT_CSS = """
-    Legend {
-        width: 1fr;
-        height: 1;
-    }
-    """
-
-    def __init__(self, *, classes: str | None = None) -> None:
-        super().__init__(classes=classes)
-        self._scale: ColourScale | None = None
-
-    @property
-    def scale(self) -> ColourScale | None:
-        """The scale the legend describes (None: nothing drawn)."""
-        return self._scale
-
-    def show(self, scale: ColourScale | None) -> None:
-        if scale != self._scale:
-            self._scale = scale
-            self.refresh()
-
-    def render(self) -> Content:
-        if self._scale is None:
-            return Content("")
-        return legend_content(self._scale, self.size.width)
 
 
 class Heatmap(Widget):
@@ -327,6 +304,9 @@ class Heatmap(Widget):
         rows_per_line: 2 (half blocks, the default) or 1: one matrix row per terminal
             line, so a label can stand beside each row.
         cell_width: Most characters per matrix column (wider leaves room for column labels).
+
+    ``set_labels`` adds caption lines above the cells (a role, column names) and a name
+    left of each row: drawn by the widget itself, so a labelled heatmap costs one widget.
     """
 
     DEFAULT_CSS = """
@@ -358,6 +338,8 @@ class Heatmap(Widget):
         self._cell_width = cell_width or self.MAX_CELL_WIDTH
         self._matrix: torch.Tensor | None = None
         self._scale = ColourScale(0.0)
+        self._caption: list[str] = []
+        self._row_labels: tuple[str, ...] = ()
         self._strips: list[Strip] | None = None
         self._strips_key: tuple[int, int, Style] | None = None
         # (pair code, run length in chars) → Segment, valid for one base style.
@@ -389,6 +371,8 @@ class Heatmap(Widget):
 
     @max_rows.setter
     def max_rows(self, max_rows: int) -> None:
+        if max(1, max_rows) == self._max_rows:
+            return
         old_height = self._needed_lines()
         self._max_rows = max(1, max_rows)
         self._invalidate(layout=self._needed_lines() != old_height)
@@ -405,6 +389,24 @@ class Heatmap(Widget):
         self._set_values(values, scale)
         layout = self._needed_lines() != old_height or self._columns() != old_cols
         self._invalidate(layout=layout)
+
+    @property
+    def caption(self) -> str:
+        """The lines drawn above the cells."""
+        return "\n".join(self._caption)
+
+    @property
+    def row_labels(self) -> tuple[str, ...]:
+        """The names drawn left of the rows (one row a line), or ()."""
+        return self._row_labels
+
+    def set_labels(self, caption: str = "", row_labels: Sequence[str] = ()) -> None:
+        """Draw ``caption`` above the cells and ``row_labels`` left of them (only with
+        one row per line, and only as many as there are rows)."""
+        lines = caption.split("\n") if caption else []
+        if lines != self._caption or tuple(row_labels) != self._row_labels:
+            self._caption, self._row_labels = lines, tuple(row_labels)
+            self._invalidate(layout=True)
 
     def set_shape(self, *, rows_per_line: int, cell_width: int | None = None) -> None:
         """Change how many matrix rows a line holds and the widest a column may be."""
@@ -423,15 +425,17 @@ class Heatmap(Widget):
         answer is the natural width, and the container's own max-width caps it."""
         if self._matrix is None:
             return 0
-        natural = self._columns() * self._cell_width
+        natural = self._label_width() + self._columns() * self._cell_width
+        natural = max([natural, *(len(line) for line in self._caption)])
         return natural if container.width <= 0 else min(container.width, natural)
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
-        """ceil(rows / rows_per_line) lines, capped by ``max_rows``."""
+        """Caption lines, then ceil(rows / rows_per_line) lines capped by ``max_rows``."""
         return self._needed_lines()
 
     def render_line(self, y: int) -> Strip:
-        """Return line ``y``: two matrix rows as "▀" cells, or a blank strip past the data."""
+        """Return line ``y``: a caption line, or matrix rows as "▀" cells (with a row's
+        name before them), or a blank strip past the data."""
         width, height = self.size
         base = self.visual_style.rich_style  # widget background, as Widget.render_line uses
         key = (width, height, base)
@@ -465,7 +469,19 @@ class Heatmap(Widget):
     def _needed_lines(self) -> int:
         if self._matrix is None:
             return 0
-        return min(math.ceil(self._matrix.shape[0] / self._rows_per_line), self._max_rows)
+        cells = min(math.ceil(self._matrix.shape[0] / self._rows_per_line), self._max_rows)
+        return len(self._caption) + cells
+
+    def _labels(self) -> tuple[str, ...]:
+        """Row names, when each line holds exactly one named row."""
+        rows = 0 if self._matrix is None else self._matrix.shape[0]
+        if self._rows_per_line == 1 and len(self._row_labels) == rows:
+            return self._row_labels
+        return ()
+
+    def _label_width(self) -> int:
+        labels = self._labels()
+        return max(len(label) for label in labels) + 1 if labels else 0
 
     def _columns(self) -> int:
         return 0 if self._matrix is None else self._matrix.shape[1]
@@ -490,6 +506,15 @@ class Heatmap(Widget):
         matrix = self._matrix
         if matrix is None or width <= 0 or height <= 0:
             return []
+        dim = base + Style(dim=True)
+        captions = [
+            Strip([Segment(line[:width].ljust(width), dim)], width) for line in self._caption
+        ]
+        height -= len(captions)
+        labels, label_width = self._labels(), self._label_width()
+        width -= label_width
+        if width <= 0 or height <= 0:
+            return captions
         if base != self._segments_base or len(self._segments) > _SEGMENT_CACHE_SIZE:
             self._segments.clear()
             self._segments_base = base
@@ -509,9 +534,9 @@ class Heatmap(Widget):
         pad = width - cols * cell_width
         pad_segment = [Segment(" " * pad, base)] if pad else []
         segment = self._segment
-        strips = []
-        for line in codes:
-            segments = []
+        strips = captions
+        for y, line in enumerate(codes):
+            segments = [Segment(f"{labels[y]:<{label_width}}", dim)] if labels else []
             run_code, run = line[0], 0
             for code in line:
                 if code == run_code:
@@ -520,5 +545,5 @@ class Heatmap(Widget):
                     segments.append(segment(run_code, run * cell_width, base))
                     run_code, run = code, 1
             segments.append(segment(run_code, run * cell_width, base))
-            strips.append(Strip(segments + pad_segment, width))
+            strips.append(Strip(segments + pad_segment, width + label_width))
         return strips

@@ -1,6 +1,6 @@
-"""The per-parameter list both the ``.grad`` and the Δ pane draw: a header, one heatmap
-(or three: before, this backward, after) with a side note, and the heatmap's colour legend
-for each parameter, rebuilt only when the parameters change."""
+"""The per-parameter list both the ``.grad`` and the Δ pane draw: a header with the colour
+legend, one heatmap (or three: before, this backward, after) and a side note for each
+parameter, rebuilt only when the parameters change."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from textual.widgets import Static
 from mlp_tui.session.report import ParameterView, Report
 from mlp_tui.trace.stats import TensorStats
 from mlp_tui.ui.format import num
-from mlp_tui.ui.widgets.heatmap import ColourScale, Heatmap, Legend, colour_scale
+from mlp_tui.ui.widgets.heatmap import ColourScale, Heatmap, colour_scale, legend_content
 
 WARN = "bold $text-warning"
 NAME = "bold"
@@ -45,38 +45,26 @@ PARAMETER_CSS = """
         height: auto;
         padding: 0 0 0 2;
     }}
-    {pane} .param-row > HeatPanel {{
+    {pane} .param-row > Heatmap {{
         width: auto;
-        height: auto;
         max-width: 60%;
         margin: 0 2 0 0;
     }}
-    {pane} .param-row.three > HeatPanel {{
-        max-width: 28%;
+    {pane} .param-row.three > Heatmap {{
+        max-width: 30%;
         margin: 0 1 0 0;
     }}
-    {pane} HeatPanel > Static {{
-        width: auto;
-    }}
-    {pane} HeatPanel > Heatmap {{
-        width: auto;
-    }}
-    {pane} .param-row > .row-labels {{
-        width: auto;
-        max-width: 18;
-        margin: 0 1 0 0;
-    }}
-    {pane} .param-row > .param-note {{
+    {pane} .param-row > Static {{
         width: 1fr;
-    }}
-    {pane} .param-legend {{
-        padding: 0 0 0 2;
     }}
 """
 """The layout both the .grad and the Δ pane use: the pane, its pinned line, its blocks."""
 
 MAX_LABEL = 12
 """Widest column label (a class name); longer names end in …."""
+
+LEGEND_INDENT = "  "
+"""The legend line under a header starts where the heatmap does."""
 
 
 def heatmap_rows(height: int) -> int:
@@ -98,46 +86,13 @@ def fit_label(name: str, width: int) -> str:
     return f"{name:<{width}}"
 
 
-class HeatPanel(Vertical):
-    """A heatmap with an optional caption above it (its role, its column labels)."""
-
-    def __init__(self, max_rows: int) -> None:
-        self.caption = Static(classes="heat-caption")
-        self.caption.display = False
-        self.heatmap = Heatmap(max_rows=max_rows)
-        super().__init__(self.caption, self.heatmap)
-        self._shape: tuple = ()
-
-    def show(
-        self,
-        values: torch.Tensor | None,
-        scale: ColourScale,
-        caption: str,
-        *,
-        rows_per_line: int = 2,
-        cell_width: int | None = None,
-    ) -> None:
-        """Draw ``values`` under ``caption``. The panel's width is auto: when what sets it
-        changes (the matrix's shape, the caption), lay the panel out again, or it keeps
-        the width it measured before (0 while it was empty)."""
-        self.heatmap.set_shape(rows_per_line=rows_per_line, cell_width=cell_width)
-        set_content(self.caption, caption)
-        if self.caption.display != bool(caption):
-            self.caption.display = bool(caption)
-        self.heatmap.update_values(values, scale)
-        shape = (None if values is None else tuple(values.shape), caption, cell_width)
-        if shape != self._shape:
-            self._shape = shape
-            self.refresh(layout=True)
-
-
 class ParameterBlocks:
-    """A header, heatmap(s) with a side note, and a legend per parameter, mounted into a
-    scrolling body after the widgets it keeps (a summary).
+    """Per parameter: a header (its figures, then the colour legend), its heatmap(s) and a
+    side note, mounted into a scrolling body after the widgets already there (a summary).
 
     Both the ``.grad`` and the Δ pane list parameters the same way; this owns that list: it
-    rebuilds it when the parameters change (another scenario) and skips redrawing what did
-    not change.
+    rebuilds it when the parameters change (another scenario, or three heatmaps needed
+    where there was one) and skips redrawing what did not change.
     """
 
     def __init__(self, body: Widget) -> None:
@@ -145,16 +100,14 @@ class ParameterBlocks:
         """The container the blocks are mounted into."""
         self.headers: list[Static] = []
         """One header per parameter, in report order."""
-        self.panels: list[list[HeatPanel]] = []
-        """Each parameter's heatmaps (with captions): one, or three while accumulating."""
+        self.maps: list[list[Heatmap]] = []
+        """Each parameter's heatmaps: one, or three (before, this backward, after)."""
         self.notes: list[Static] = []
         """The figures beside each heatmap."""
-        self.labels: list[Static] = []
-        """Names of each heatmap's rows (W0's: the data's features), left of it."""
-        self.legends: list[Legend] = []
-        """The colour key under each parameter's heatmaps."""
         self.lines: list[Horizontal] = []
         """Each heatmap with its note; hidden when there is nothing to draw."""
+        self.scales: list[ColourScale | None] = []
+        """The colour scale each block's legend shows (None: nothing drawn)."""
         self.rows = 3
         """Heatmap lines per parameter."""
         self._labelled: list[int] = []
@@ -165,45 +118,46 @@ class ParameterBlocks:
     @property
     def heatmaps(self) -> list[Heatmap]:
         """Every shown heatmap, in report order (before, this, after while accumulating)."""
-        return [p.heatmap for panels in self.panels for p in panels if p.display]
+        return [h for maps in self.maps for h in maps if h.display]
 
-    def fit(self, parameters: Sequence[ParameterView]) -> None:
-        """Rebuild the blocks when the parameters' names or shapes changed."""
-        key = tuple((p.name, tuple(p.value.shape)) for p in parameters)
+    def fit(self, parameters: Sequence[ParameterView], per_block: int = 1) -> None:
+        """Rebuild the blocks when the parameters' names or shapes changed, or the number
+        of heatmaps a block needs (``per_block``: 3 while .grad accumulates)."""
+        key = (tuple((p.name, tuple(p.value.shape)) for p in parameters), per_block)
         if key == self._key:
             return
         self._key = key
+        count = len(parameters)
         if self._widgets:
             self.body.remove_children(self._widgets)
-        self.headers = [Static(classes="param-header") for _ in key]
-        # Three heatmaps each (before, this backward, after), the last two shown only while
-        # .grad accumulates: mounted now, since a widget mounted later lands a frame late.
-        self.panels = [[HeatPanel(self.rows) for _ in range(3)] for _ in key]
-        self.notes = [Static(classes="param-note") for _ in key]
-        self.labels = [Static(classes="row-labels") for _ in key]
-        self.legends = [Legend(classes="param-legend") for _ in key]
-        self._drawn = [None] * len(key)
-        self._labelled = [0] * len(key)
-        self.lines = []
-        for labels, panels, note in zip(self.labels, self.panels, self.notes, strict=True):
-            labels.display = panels[1].display = panels[2].display = False
-            self.lines.append(Horizontal(labels, *panels, note, classes="param-row"))
+        self.headers = [Static(classes="param-header") for _ in range(count)]
+        self.maps = [[Heatmap(max_rows=self.rows) for _ in range(per_block)] for _ in range(count)]
+        self.notes = [Static(classes="param-note") for _ in range(count)]
+        self.scales = [None] * count
+        self._drawn = [None] * count
+        self._labelled = [0] * count
+        classes = "param-row three" if per_block > 1 else "param-row"
+        self.lines = [
+            Horizontal(*maps, note, classes=classes)
+            for maps, note in zip(self.maps, self.notes, strict=True)
+        ]
         self._widgets = []
-        for header, line, legend in zip(self.headers, self.lines, self.legends, strict=True):
-            line.display = legend.display = False  # until there are values to draw
-            self._widgets += [header, line, legend]
+        for header, line in zip(self.headers, self.lines, strict=True):
+            line.display = False  # until there are values to draw
+            self._widgets += [header, line]
         self.body.mount_all(self._widgets)
 
     def set_rows(self, rows: int) -> None:
         if rows != self.rows:
             self.rows = rows
-            for i, panels in enumerate(self.panels):
-                for panel in panels:
-                    panel.heatmap.max_rows = self._max_rows(i)
+            for i, maps in enumerate(self.maps):
+                for heatmap in maps:
+                    heatmap.max_rows = max(rows, self._labelled[i])
 
-    def _max_rows(self, i: int) -> int:
-        """A labelled heatmap shows every row (one a line, up to 16); others ``rows``."""
-        return max(self.rows, self._labelled[i])
+    def legend_width(self) -> int:
+        """Room for a legend line under a header."""
+        width = self.body.content_size.width or 60
+        return max(width - len(LEGEND_INDENT) - 1, 20)
 
     def draw(
         self,
@@ -219,12 +173,19 @@ class ParameterBlocks:
     ) -> None:
         """Show block ``i``: one heatmap, or several side by side (``values`` a sequence,
         one ``captions`` entry each) on one scale: ``scale``, or when None a linear scale
-        of this parameter's own tensors. ``row_names`` label the matrix rows (one a line),
-        ``column_names`` its columns. A widget is touched only if its content changed."""
-        set_content(self.headers[i], header)
-        set_content(self.notes[i], note)
+        of this parameter's own tensors, whose legend follows the header. ``row_names``
+        label the matrix rows (one a line), ``column_names`` its columns. A widget is
+        touched only if its content changed."""
         tensors = list(values) if isinstance(values, (list, tuple)) else [values]
         present = [t for t in tensors if t is not None]
+        if present and scale is None:
+            scale = colour_scale(present)
+        self.scales[i] = scale if present else None
+        if present:
+            legend = legend_content(scale, self.legend_width())
+            header = Content.assemble(header, "\n", LEGEND_INDENT, legend)
+        set_content(self.headers[i], header)
+        set_content(self.notes[i], note)
         key = (
             tuple(id(t) for t in tensors),
             scale,
@@ -235,47 +196,34 @@ class ParameterBlocks:
         if key == self._drawn[i]:
             return
         self._drawn[i] = key
-        visible = bool(present)
-        if self.lines[i].display != visible:
-            self.lines[i].display = visible
-            self.legends[i].display = visible
-        if not visible:
-            for panel in self.panels[i]:
-                panel.heatmap.update_values(None)
+        if self.lines[i].display != bool(present):
+            self.lines[i].display = bool(present)
+        if not present:
+            for heatmap in self.maps[i]:
+                heatmap.update_values(None)
             return
-        if scale is None:
-            scale = colour_scale(present)
-        self._ensure_panels(i, len(tensors))
-        rows = tensors[0].shape[0] if tensors[0].dim() == 2 else 1
+        first = tensors[0] if tensors[0] is not None else present[0]
+        rows = first.shape[0] if first.dim() == 2 else 1
         labelled = row_names is not None and len(row_names) == rows and rows <= 16
-        width = self._column_width(column_names, tensors[0])
-        column_line = "" if not width else "".join(fit_label(n, width) for n in column_names)
-        for panel, tensor, caption in zip(
-            self.panels[i], tensors, [*captions, *[""] * len(tensors)], strict=False
-        ):
-            text = "\n".join(t for t in (caption, column_line) if t)
-            panel.show(tensor, scale, text, rows_per_line=1 if labelled else 2, cell_width=width)
-        lead = (captions[0].count("\n") + 1 if captions else 0) + bool(column_line)
-        self.labels[i].display = labelled
         self._labelled[i] = rows if labelled else 0
-        if labelled:
-            set_content(self.labels[i], "\n" * lead + "\n".join(row_names))
-        for panel in self.panels[i]:
-            panel.heatmap.max_rows = self._max_rows(i)
-        self.legends[i].show(scale)
+        width = self._column_width(column_names, first)
+        column_line = "" if not width else "".join(fit_label(n, width) for n in column_names)
+        for k, heatmap in enumerate(self.maps[i]):
+            tensor = tensors[k] if k < len(tensors) else None
+            caption = captions[k] if k < len(captions) else ""
+            heatmap.set_shape(rows_per_line=1 if labelled else 2, cell_width=width)
+            heatmap.set_labels(
+                "\n".join(t for t in (caption, column_line) if t),
+                row_names if labelled and k == 0 else (),
+            )
+            heatmap.max_rows = max(self.rows, self._labelled[i])
+            heatmap.update_values(tensor, scale)
 
-    def _column_width(self, names: Sequence[str] | None, tensor: torch.Tensor | None) -> int:
+    def _column_width(self, names: Sequence[str] | None, tensor: torch.Tensor) -> int:
         """Characters per column when ``names`` label the columns (0: no labels)."""
-        if not names or tensor is None or tensor.shape[-1] != len(names):
+        if not names or tensor.shape[-1] != len(names):
             return 0
         return min(max(len(n) for n in names) + 1, MAX_LABEL + 1)
-
-    def _ensure_panels(self, i: int, count: int) -> None:
-        """Show the first ``count`` heatmaps of block ``i``."""
-        for k, panel in enumerate(self.panels[i]):
-            if panel.display != (k < count):
-                panel.display = k < count
-        self.lines[i].set_class(count > 1, "three")
 
 
 def set_content(widget: Static, content: Content | str) -> None:
@@ -339,14 +287,20 @@ class ParameterPane(Vertical):
 
     def on_resize(self, event: Resize) -> None:
         self._blocks.set_rows(heatmap_rows(event.size.height))
+        if self._report is not None:  # the legends fit their width
+            self.call_after_refresh(self.draw, self._report)
 
     def show(self, report: Report) -> None:
         if not self._ready:
             self._pending = report
             return
         self._report = report
-        self._blocks.fit(report.parameters)
+        self._blocks.fit(report.parameters, self.heatmaps_per_block(report))
         self.draw(report)
+
+    def heatmaps_per_block(self, report: Report) -> int:
+        """How many heatmaps each parameter needs side by side."""
+        return 1
 
     def set_shared_scale(self, shared: bool) -> None:
         """Switch between one log scale for the pane and a linear one per parameter."""
