@@ -92,7 +92,7 @@ class MlpTuiApp(App[int]):
         ("c", "continue: train until paused (c again), a breakpoint or inf/NaN"),
         ("b", "back one phase, restoring weights, grads, optimizer and RNG exactly"),
         ("z", "switch zero_grad() on/off (off: watch .grad accumulate)"),
-        ("k", "heatmap colours: one log scale for all ↔ one per parameter"),
+        ("k", "heatmap colours: shared log scale ↔ per parameter"),
         ("l", "change the learning rate"),
         ("o", "open a scenario (built-in course or a path)"),
         ("r", "reset the scenario to its first step"),

@@ -129,8 +129,8 @@ def test_zero_grad_off_warns_and_after_is_before_plus_this_backward() -> None:
         assert "left over" in before_view["headers"][name]
         assert torch.equal(heatmap.reshape(old.shape), old)
 
-    # After backward: the tensors add up; three heatmaps each, before + this = after, their
-    # norms above them, all on the pane's one colour scale (one legend, the same for all).
+    # After backward: the tensors add up; three heatmaps each, before + this = after, all
+    # on the pane's one colour scale (one legend, the same for all); the header has norms.
     assert ACCUMULATING in view["lines"]
     assert len(view["heatmaps"]) == 3 * len(s.params)
     assert len(set(view["scales"])) == 1 and view["scales"][0].shared
@@ -142,11 +142,7 @@ def test_zero_grad_off_warns_and_after_is_before_plus_this_backward() -> None:
     ):
         for tensor, matrix in zip((old, new, p.grad), drawn, strict=True):
             assert torch.equal(matrix.reshape(tensor.shape), tensor)
-        assert above == (
-            f"before\n‖·‖ {num(old.norm().item())}",
-            f"+ this backward\n‖·‖ {num(new.norm().item())}",
-            f"= after\n‖·‖ {num(p.grad.norm().item())}",
-        )
+        assert above == ("before", "+ this backward", "= after")
         assert g.accumulated
         assert torch.equal(g.before, old)
         assert torch.equal(g.after, p.grad)
@@ -155,6 +151,8 @@ def test_zero_grad_off_warns_and_after_is_before_plus_this_backward() -> None:
         header = view["headers"][name]
         assert f"‖g‖ {num(p.grad.norm().item())}" in header
         # Three figures of their own, never a sum of norms; the identity is element-wise.
+        assert f"before ‖·‖ {num(old.norm().item(), 3)}" in header
+        assert f"this backward ‖·‖ {num(new.norm().item(), 3)}" in header
         assert "after = before + this ✓ (element-wise)" in header
         assert "‖ + this" not in header and "= before ‖" not in header  # no norms added up
 

@@ -60,7 +60,7 @@ def _after_backward(g: GradCapture, view: ParameterView) -> Content:
         return Content.assemble(*title, *figure, ("  (was None)", DIM))
     if not g.accumulated:
         return Content.assemble(*title, *figure, ("  (was 0)", DIM))
-    # Three tensors, each with its own norm above its heatmap (``captions``); the identity
+    # Three tensors, each with its own norm (and heatmap, under ``CAPTIONS``); the identity
     # is checked element by element (norms do not add: ‖before + this‖ is not ‖before‖ +
     # ‖this‖).
     verdict = {
@@ -68,16 +68,22 @@ def _after_backward(g: GradCapture, view: ParameterView) -> Content:
         False: ("✗ after ≠ before + this", WARN),
         None: ("after = before + this: not checked (inf/NaN)", DIM),
     }[g.adds_up]
-    return Content.assemble(*title, *figure, "\n  ", verdict, (" (element-wise)", DIM))
-
-
-def captions(g: GradCapture) -> tuple[str, str, str]:
-    """Above the three heatmaps of a gradient that accumulated: each tensor's role and norm."""
-    return (
-        f"before\n‖·‖ {num(g.before_norm)}",
-        f"+ this backward\n‖·‖ {num(g.contribution_norm)}",
-        f"= after\n‖·‖ {num(g.after_norm)}",
+    return Content.assemble(
+        *title,
+        *figure,
+        "\n",
+        ("  before ", DIM),
+        f"‖·‖ {num(g.before_norm, 3)}",
+        ("  this backward ", DIM),
+        f"‖·‖ {num(g.contribution_norm, 3)}",
+        "\n  ",
+        verdict,
+        (" (element-wise)", DIM),
     )
+
+
+CAPTIONS = ("before", "+ this backward", "= after")
+"""Above the three heatmaps of a gradient that accumulated."""
 
 
 def _before_backward(view: ParameterView, stats: TensorStats | None, report: Report) -> Content:
@@ -205,9 +211,7 @@ class GradPane(ParameterPane):
             header = _after_backward(g, views[g.name])
             if g.accumulated:
                 values = (g.before, g.contribution, g.after)
-                self._blocks.draw(
-                    i, header, values, "", scale=scale, captions=captions(g), **labels
-                )
+                self._blocks.draw(i, header, values, "", scale=scale, captions=CAPTIONS, **labels)
             else:
                 note = "" if g.after_stats is None else value_range(g.after_stats)
                 self._blocks.draw(i, header, g.after, note, scale=scale, **labels)
