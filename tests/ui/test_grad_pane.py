@@ -389,3 +389,12 @@ def test_vanishing_in_the_app_fades_from_the_last_layer_to_the_first() -> None:
             assert max(cell_intensities(w0)) == max(cell_intensities(w4))
 
     asyncio.run(run())
+
+
+def test_on_a_narrow_pane_the_norm_figures_stay_whole() -> None:
+    s = open_scenario("vanishing").session
+    [view] = shown(advance(s, 4), size=(30, 40))
+    rows = view["screen"].splitlines()
+    for name, p in s.named:
+        figure = num(p.grad.norm().item())
+        assert any(re.search(rf"│ {name} .*{re.escape(figure)}", row) for row in rows), name

@@ -262,6 +262,7 @@ def _hex(level: int) -> str:
 _BLOCK = "█"
 
 
+@functools.lru_cache(maxsize=64)  # a pane's legends share one scale: made once per draw
 def legend_content(scale: ColourScale, width: int) -> Content:
     """One line: ``█ 0  1.2e-10 ████████ 0.0507  █+ █−  shared log scale``.
 

@@ -104,17 +104,20 @@ class NormBars(Widget):
 
     # -- layout -----------------------------------------------------------------------
 
-    def _fixed(self) -> tuple[int, int, int]:
-        """Widths of the name, shape and figure columns."""
+    def _fixed(self, width: int) -> tuple[int, int, int]:
+        """Widths of the name, shape and figure columns; no shapes when they would leave
+        no room for a bar (the figures are never cut)."""
         names = max((len(e.name) for e in self._entries), default=0)
         shapes = max((len(e.shape) for e in self._entries), default=0)
         figures = max((len(self._figure(e)) for e in self._entries), default=0)
+        if names + shapes + figures + 3 + 2 > width:
+            shapes = 0
         return names, shapes, figures
 
     def _columns(self, width: int) -> tuple[int, int]:
         """(columns, bar cells): two columns when each bar still gets ``MIN_BAR`` cells."""
-        names, shapes, figures = self._fixed()
-        fixed = names + shapes + figures + 3
+        names, shapes, figures = self._fixed(width)
+        fixed = names + (shapes + 1 if shapes else 0) + figures + 2
         two = (width - len(GAP)) // 2 - fixed
         if len(self._entries) > 1 and two >= MIN_BAR:
             return 2, two
@@ -133,7 +136,7 @@ class NormBars(Widget):
             return Content("")
         width = self.size.width - 1  # clear of the scrollbar
         columns, cells = self._columns(width)
-        names, shapes, figures = self._fixed()
+        names, shapes, figures = self._fixed(width)
         span = log_span([e.norm for e in self._entries])
         lines = [self._title_line(span, width)]
         row: list[Content] = []
@@ -143,8 +146,7 @@ class NormBars(Widget):
                 Content.assemble(
                     (f"{entry.name:<{names}}", "bold"),
                     " ",
-                    (f"{entry.shape:<{shapes}}", "dim"),
-                    " ",
+                    (f"{entry.shape:<{shapes}} " if shapes else "", "dim"),
                     f"{self._figure(entry):>{figures}}",
                     " ",
                     (f"{drawn:<{cells}}", "$accent"),
