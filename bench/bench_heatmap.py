@@ -7,8 +7,11 @@ Each timed iteration gives the widget new content (``Heatmap.update_values`` /
 (``Widget.render_lines`` over the whole content region, which goes through the styles
 cache and ``render_line``). That is the per-training-step cost. The baseline is the
 same work for a ``Static`` holding 8 lines of plain text, measured in the same process,
-so the ratio doesn't depend much on the machine. For reference, the 64×64 tensor is also drawn
-the slow way: a ``Static`` holding a Rich ``Text`` with one styled "▀" span per cell.
+so the ratio doesn't depend much on the machine. The heatmap is timed twice: on its own
+linear scale (the per-parameter mode) and on a shared log scale computed from the tensor
+(``colour_scale``, what the .grad pane does for all its tensors at once), the legend drawn
+too. For reference, the 64×64 tensor is also drawn the slow way: a ``Static`` holding a
+Rich ``Text`` with one styled "▀" span per cell. torch runs on one thread, as in the app.
 """
 
 from __future__ import annotations
@@ -30,7 +33,13 @@ from textual.app import App, ComposeResult
 from textual.geometry import Region
 from textual.widgets import Static
 
-from mlp_tui.ui.widgets.heatmap import Heatmap, level_color, quantize
+from mlp_tui.ui.widgets.heatmap import (
+    Heatmap,
+    colour_scale,
+    legend_content,
+    level_color,
+    quantize,
+)
 
 WIDTH, HEIGHT = 80, 8
 SHAPES = [(16, 16), (64, 64), (784, 256)]
@@ -93,7 +102,10 @@ async def run() -> None:
         torch.manual_seed(0)
         print(f"Render all lines of an {WIDTH}×{HEIGHT} widget (new content each time)")
         print(f"median of {REPEATS} runs; baseline = Static with {HEIGHT} lines of plain text\n")
-        print(f"{'tensor':>10}  {'heatmap ms':>10}  {'Static ms':>9}  {'ratio':>6}")
+        print(
+            f"{'tensor':>10}  {'heatmap ms':>10}  {'log+legend ms':>13}  {'Static ms':>9}"
+            f"  {'ratio':>6}"
+        )
         for rows, cols in SHAPES:
             tensors = [torch.randn(rows, cols) for _ in range(4)]
             heatmap.update_values(tensors[0])
@@ -104,10 +116,20 @@ async def run() -> None:
                 heatmap.update_values(tensors[i % 4])
                 heatmap.render_lines(region)
 
+            def render_log(i: int, tensors: list[torch.Tensor] = tensors) -> None:
+                scale = colour_scale([tensors[i % 4]], log=True, shared=True)
+                heatmap.update_values(tensors[i % 4], scale)
+                heatmap.render_lines(region)
+                legend_content(scale, WIDTH)
+
             heat_ms = median_ms(render_heatmap)
+            log_ms = median_ms(render_log)
             base_ms = median_ms(render_static)
             shape = f"{rows}×{cols}"
-            print(f"{shape:>10}  {heat_ms:10.3f}  {base_ms:9.3f}  {heat_ms / base_ms:5.1f}×")
+            print(
+                f"{shape:>10}  {heat_ms:10.3f}  {log_ms:13.3f}  {base_ms:9.3f}"
+                f"  {heat_ms / base_ms:5.1f}×"
+            )
 
         values = torch.randn(64, 64)
         slow_texts = [per_cell_text(values), per_cell_text(-values)]
@@ -122,4 +144,5 @@ async def run() -> None:
 
 
 if __name__ == "__main__":
+    torch.set_num_threads(1)  # as the app does (mlp_tui/ui/runner.py)
     asyncio.run(run())

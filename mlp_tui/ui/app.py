@@ -73,6 +73,7 @@ class MlpTuiApp(App[int]):
         Binding("c", "continue", "Run/pause"),
         Binding("b", "back", "Back"),
         Binding("z", "toggle_zero_grad", "zero_grad"),
+        Binding("k", "toggle_colour_scale", "Colour scale", show=False),
         Binding("l", "learning_rate", "lr"),
         Binding("o", "open", "Open"),
         Binding("r", "reset", "Reset"),
@@ -92,6 +93,7 @@ class MlpTuiApp(App[int]):
         ("c", "continue: train until paused (c again), a breakpoint or inf/NaN"),
         ("b", "back one phase, restoring weights, grads, optimizer and RNG exactly"),
         ("z", "switch zero_grad() on/off (off: watch .grad accumulate)"),
+        ("k", "heatmap colours: shared log scale ↔ per parameter"),
         ("l", "change the learning rate"),
         ("o", "open a scenario: the built-in course or a path (in a browser: no paths)"),
         ("r", "reset to the first step (a file with make(): build it again)"),
@@ -210,6 +212,20 @@ class MlpTuiApp(App[int]):
                 else "zero_grad() OFF: .grad will accumulate across steps",
                 timeout=3,
             )
+
+    def action_toggle_colour_scale(self) -> None:
+        """Colour the .grad and Δ heatmaps on one log scale, or each on its own."""
+        if self.view is None:
+            return
+        shared = not self.view.grads.shared_scale
+        for pane in (self.view.grads, self.view.deltas):
+            pane.set_shared_scale(shared)
+        self.say(
+            "Heatmaps: one log scale shared by all parameters"
+            if shared
+            else "Heatmaps: a linear scale per parameter",
+            timeout=3,
+        )
 
     def action_learning_rate(self) -> None:
         if self.report is None or not self._can_step():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from collections.abc import Callable
 
 import torch
@@ -23,6 +24,7 @@ from mlp_tui.ui.format import log10, num
 from mlp_tui.ui.widgets.delta_pane import WAITING, DeltaPane
 from mlp_tui.ui.widgets.heatmap import Heatmap
 from tests.ui.pane_harness import PaneApp
+from tests.ui.test_grad_pane import legends
 
 
 def shown(*reports: Report, size: tuple[int, int] = (100, 30)) -> list[dict]:
@@ -218,3 +220,36 @@ def snapshot_app() -> tuple[PaneApp, Callable]:
 def test_snapshot_after_step(snap_compare) -> None:
     app, run_before = snapshot_app()
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+def test_the_deltas_share_one_log_scale_and_bars_compare_the_update_ratios() -> None:
+    s = xor_session()
+    s.step()
+    report, before = stepped(s)  # step 2: every parameter, biases too, has a ratio
+    deltas = [p.detach() - b for p, b in zip(s.params, before, strict=True)]
+
+    async def run() -> tuple[list[str], str, list[str]]:
+        app = PaneApp(DeltaPane, "DeltaApp")
+        async with app.run_test(size=(100, 50)) as pilot:
+            pane = app.query_one(DeltaPane)
+            pane.show(report)
+            await pilot.pause()
+            shared = legends(pane)
+            bars = str(pane.bars.render())
+            pane.set_shared_scale(False)
+            await pilot.pause()
+            return shared, bars, legends(pane)
+
+    shared, bars, own = asyncio.run(run())
+    magnitudes = torch.cat([d.abs().flatten() for d in deltas])
+    low, high = magnitudes[magnitudes > 0].min().item(), magnitudes.max().item()
+    assert len(shared) == len(deltas) and len(set(shared)) == 1
+    assert f" {num(low)} " in shared[0] and f" {num(high)} " in shared[0]
+    assert "shared log scale" in shared[0]
+    for delta, legend in zip(deltas, own, strict=True):
+        assert f" {num(delta.abs().max().item())} " in legend
+        assert "per-parameter linear scale" in legend
+    for (name, _), delta, b in zip(s.named, deltas, before, strict=True):
+        ratio = (delta.norm() / b.norm()).item()
+        assert re.search(rf"{name} +\[[^\]]*\] +{re.escape(num(ratio))} [█▏▎▍▌▋▊▉]", bars)
+    assert bars.startswith("‖Δ‖/‖W‖ per parameter · bars on a log scale")

@@ -9,6 +9,8 @@ parameters' ``.grad``, not taken from the report.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import re
 import warnings
 from collections.abc import Callable
 
@@ -21,17 +23,21 @@ from mlp_tui.scenarios.mistakes import make_parameters_non_leaf
 from mlp_tui.scratch import MLP, SGD, Tanh, binary_cross_entropy_with_logits
 from mlp_tui.session.report import Report
 from mlp_tui.session.session import Session
+from mlp_tui.ui.app import MlpTuiApp
 from mlp_tui.ui.format import num, shape
 from mlp_tui.ui.widgets.grad_pane import ACCUMULATING, GradPane
-from mlp_tui.ui.widgets.heatmap import Heatmap
-from tests.ui.pane_harness import PaneApp
+from mlp_tui.ui.widgets.heatmap import NEUTRAL_COLOR, Heatmap
+from tests.ui.pane_harness import PaneApp, screen_text
+from tests.ui.pilot_helpers import settle
 
 
 def shown(*reports: Report, size: tuple[int, int] = (100, 30)) -> list[dict]:
     """Show each report in turn; after each, what the pane displays.
 
     Returns one dict per report: ``title``, ``lines`` (the text of every visible Static,
-    in order), ``headers`` (name → header text), ``heatmaps`` (the drawn matrices).
+    in order), ``headers`` (name → header text), ``heatmaps`` (the drawn matrices),
+    ``captions`` (above each heatmap), ``scales`` (each heatmap's colour scale),
+    ``legends`` (the text of each legend), ``bars`` (the ‖g‖ lines), ``screen``.
     """
 
     async def run() -> list[dict]:
@@ -53,11 +59,28 @@ def shown(*reports: Report, size: tuple[int, int] = (100, 30)) -> list[dict]:
                         "lines": "\n".join(str(s.content) for s in statics),
                         "headers": headers,
                         "heatmaps": [h.values for h in pane.query(Heatmap)],
+                        "captions": [
+                            h.caption for h in pane.query(Heatmap) if h.display and h.caption
+                        ],
+                        "scales": [h.colour_scale for h in pane.query(Heatmap)],
+                        "legends": legends(pane),
+                        "bars": str(pane.bars.render()) if pane.bars.display else "",
+                        "screen": screen_text(app),
                     }
                 )
         return out
 
     return asyncio.run(run())
+
+
+def legends(pane) -> list[str]:
+    """The colour legend under each parameter's header (its line starting with "█ 0")."""
+    return [
+        line.strip()
+        for header in pane.query(".param-header")
+        for line in str(header.content).splitlines()
+        if line.strip().startswith("█ 0")
+    ]
 
 
 def advance(session: Session, phases: int) -> Report:
@@ -106,9 +129,20 @@ def test_zero_grad_off_warns_and_after_is_before_plus_this_backward() -> None:
         assert "left over" in before_view["headers"][name]
         assert torch.equal(heatmap.reshape(old.shape), old)
 
-    # After backward: the tensors add up, and the header prints their norms.
+    # After backward: the tensors add up; three heatmaps each, before + this = after, all
+    # on the pane's one colour scale (one legend, the same for all); the header has norms.
     assert ACCUMULATING in view["lines"]
-    for g, (name, p), old, new in zip(report.grads, s.named, first, this, strict=True):
+    assert len(view["heatmaps"]) == 3 * len(s.params)
+    assert len(set(view["scales"])) == 1 and view["scales"][0].shared
+    assert len(view["legends"]) == len(s.params) and len(set(view["legends"])) == 1
+    triples = zip(*[iter(view["heatmaps"])] * 3, strict=True)
+    captions = zip(*[iter(view["captions"])] * 3, strict=True)
+    for g, (name, p), old, new, drawn, above in zip(
+        report.grads, s.named, first, this, triples, captions, strict=True
+    ):
+        for tensor, matrix in zip((old, new, p.grad), drawn, strict=True):
+            assert torch.equal(matrix.reshape(tensor.shape), tensor)
+        assert above == ("before", "+ this backward", "= after")
         assert g.accumulated
         assert torch.equal(g.before, old)
         assert torch.equal(g.after, p.grad)
@@ -214,3 +248,153 @@ def snapshot_app() -> tuple[PaneApp, Callable]:
 def test_snapshot_after_backward_accumulating(snap_compare) -> None:
     app, run_before = snapshot_app()
     assert snap_compare(app, terminal_size=(100, 30), run_before=run_before)
+
+
+# -- colour scales, legends, ‖g‖ bars, labels (issue 9) ------------------------------------
+
+
+def magnitudes(tensors: list[torch.Tensor]) -> tuple[float, float]:
+    """(smallest non-zero, largest) |v| over ``tensors``, computed apart from the pane."""
+    values = torch.cat([t.detach().abs().flatten() for t in tensors])
+    return values[values > 0].min().item(), values.max().item()
+
+
+def test_the_shared_legend_spans_the_real_magnitudes_of_every_gradient() -> None:
+    s = xor_session()
+    [view] = shown(advance(s, 4))
+    low, high = magnitudes([p.grad for p in s.params])
+    assert len(view["legends"]) == len(s.params)
+    for legend in view["legends"]:
+        assert legend.startswith("█ 0")  # exact zero's colour first
+        assert f"{num(low)} " in legend and f" {num(high)} " in legend
+        assert "shared log scale" in legend
+    scale = view["scales"][0]
+    assert (scale.low, scale.high) == (low, high)
+
+
+def test_per_parameter_legends_span_each_gradient_alone() -> None:
+    s = xor_session()
+    report = advance(s, 4)
+
+    async def run() -> list[str]:
+        app = PaneApp(GradPane, "GradApp")
+        async with app.run_test(size=(100, 40)) as pilot:
+            pane = app.query_one(GradPane)
+            pane.show(report)
+            await pilot.pause()
+            pane.set_shared_scale(False)
+            await pilot.pause()
+            return legends(pane)
+
+    shown_legends = asyncio.run(run())
+    for p, legend in zip(s.params, shown_legends, strict=True):
+        assert legend.startswith("█ 0 ")
+        assert f" {num(p.grad.abs().max().item())} " in legend
+        assert "per-parameter linear scale" in legend
+
+
+def bar_eighths(bars: str) -> dict[str, int]:
+    """Parameter name → length of its bar in eighths of a cell, read from the bar lines."""
+    partial = " ▏▎▍▌▋▊▉"
+    out = {}
+    for name, bar in re.findall(r"(\w+) +\[[^\]]*\] +\S+ ([█▏▎▍▌▋▊▉]*)", bars):
+        tail = bar.replace("█", "")
+        out[name] = 8 * bar.count("█") + (partial.index(tail) if tail else 0)
+    return out
+
+
+def test_the_norm_bars_follow_the_gradient_norms_on_a_log_scale() -> None:
+    s = open_scenario("vanishing").session
+    [view] = shown(advance(s, 4), size=(100, 40))
+    norms = {name: p.grad.norm().item() for name, p in s.named}
+    lengths = bar_eighths(view["bars"])
+    assert set(lengths) == set(norms)
+    by_norm = sorted(norms, key=norms.get)
+    assert [lengths[n] for n in by_norm] == sorted(lengths.values())
+    assert lengths[by_norm[0]] == 1 and lengths[by_norm[-1]] == max(lengths.values())
+    # Log, not linear: W3's norm is ~1% of W4's, yet its bar is well over half as long.
+    assert lengths["W3"] > 0.5 * lengths["W4"]
+    for name, value in norms.items():
+        assert re.search(rf"{name} +\[[^\]]*\] +{re.escape(num(value))} ", view["bars"])
+    assert f"log scale {num(min(norms.values()))} … {num(max(norms.values()))}" in view["bars"]
+
+
+def test_feature_names_label_w0_rows_and_class_names_the_outputs() -> None:
+    s = open_scenario("vanishing").session  # 2 features, 2 classes (cross-entropy)
+    report = dataclasses.replace(
+        advance(s, 4), feature_names=("width", "height"), class_names=("left", "right")
+    )
+
+    async def run() -> tuple[list[Heatmap], str, int]:
+        app = PaneApp(GradPane, "GradApp")
+        async with app.run_test(size=(100, 60)) as pilot:
+            pane = app.query_one(GradPane)
+            pane.show(report)
+            await pilot.pause()
+            heatmaps = list(pane.query(Heatmap))
+            return heatmaps, screen_text(app), heatmaps[0].size.height
+
+    heatmaps, screen, w0_lines = asyncio.run(run())
+    w0, w4, b4 = heatmaps[0], heatmaps[-2], heatmaps[-1]
+    assert w0.row_labels == ("width", "height")  # W0 [2×16]: one row a line, named
+    assert w0_lines == 2
+    rows = [line for line in screen.splitlines() if "width " in line or "height " in line]
+    assert len(rows) == 2 and "▀" in rows[0] and "▀" in rows[1]
+    # W4 [16×2] and b4 [2]: the output columns, named above their heatmaps.
+    assert w4.caption.split() == b4.caption.split() == ["left", "right"]
+    assert all(h.caption == "" for h in heatmaps[1:-2])  # the hidden layers have no names
+    assert any(line.strip("│ ").startswith("left  right ") for line in screen.splitlines())
+
+
+def cell_intensities(heatmap: Heatmap) -> list[float]:
+    """How far each drawn half-cell's colour is from the neutral grey: 0 is zero or blank."""
+    out = []
+    for y in range(heatmap.size.height):
+        for segment in heatmap.render_line(y):
+            for color in (segment.style.color, segment.style.bgcolor):
+                if color is not None and segment.text.strip():
+                    rgb = color.get_truecolor()
+                    out.append(
+                        sum((a - b) ** 2 for a, b in zip(rgb, NEUTRAL_COLOR, strict=True)) ** 0.5
+                    )
+    return out
+
+
+def test_vanishing_in_the_app_fades_from_the_last_layer_to_the_first() -> None:
+    """The lesson's keys (n ×4, to its breakpoint) at 120×36: every parameter's ‖g‖ line is
+    on screen at once; W0's cells are dimmer than W4's on the shared scale, and not on
+    per-parameter scales (k)."""
+
+    async def run() -> None:
+        app = MlpTuiApp("vanishing")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            await pilot.press(*"nnnn")
+            await settle(pilot)
+            assert app.report.stop is not None and app.report.stop.reason == "breakpoint"
+            session = app.runner.built.session
+            screen = screen_text(app).splitlines()
+            for name, p in session.named:
+                line = f"{name} {shape(tuple(p.shape))}"
+                figure = num(p.grad.norm().item())
+                assert any(
+                    re.search(rf"{re.escape(line)} +{re.escape(figure)} ", row) for row in screen
+                ), name
+            heatmaps = {h.values.shape: h for h in app.view.grads.query(Heatmap)}
+            w0, w4 = heatmaps[(2, 16)], heatmaps[(16, 2)]
+            assert max(cell_intensities(w0)) < 0.6 * max(cell_intensities(w4))
+            await pilot.press("k")
+            await pilot.pause()
+            assert not app.view.grads.shared_scale
+            assert max(cell_intensities(w0)) == max(cell_intensities(w4))
+
+    asyncio.run(run())
+
+
+def test_on_a_narrow_pane_the_norm_figures_stay_whole() -> None:
+    s = open_scenario("vanishing").session
+    [view] = shown(advance(s, 4), size=(30, 40))
+    rows = view["screen"].splitlines()
+    for name, p in s.named:
+        figure = num(p.grad.norm().item())
+        assert any(re.search(rf"│ {name} .*{re.escape(figure)}", row) for row in rows), name

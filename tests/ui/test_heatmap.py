@@ -17,13 +17,17 @@ from textual.app import App, ComposeResult
 from textual.strip import Strip
 from textual.widgets import Static
 
+from mlp_tui.ui.format import num
 from mlp_tui.ui.widgets.heatmap import (
     LEVELS,
     NEUTRAL_COLOR,
     NONFINITE_COLOR,
     Heatmap,
+    colour_scale,
+    legend_content,
     level_color,
     pool_signed_absmax,
+    quantize,
 )
 
 NAN = float("nan")
@@ -299,3 +303,57 @@ def test_segments_are_merged_per_run() -> None:
         assert len(segments) == 2
         assert segments[0].text == "▀" * 30
         assert line.cell_length == width
+
+
+# -- log scale, scales from tensors, legend (issue 9) --------------------------------------
+
+
+def test_a_log_scale_gives_each_decade_its_own_intensity() -> None:
+    """1e-8 … 1e-1 over a log scale from 1e-8 to 1e-1: eight decades, eight levels, signs
+    kept, zero neutral; on a linear scale every one of them but the largest is level 1."""
+    decades = torch.tensor([[10.0**e for e in range(-8, 0)]])
+    scale = colour_scale([decades, -decades, torch.zeros(3)], log=True, shared=True)
+    assert (scale.low, scale.high) == (decades.min().item(), decades.max().item())
+    assert quantize(decades, scale).tolist() == [list(range(1, LEVELS + 1))]
+    assert quantize(-decades, scale).tolist() == [[-k for k in range(1, LEVELS + 1)]]
+    assert quantize(torch.zeros(1, 2), scale).tolist() == [[0, 0]]
+    linear = quantize(decades, colour_scale([decades]))
+    assert linear.tolist() == [[1] * (LEVELS - 1) + [LEVELS]]
+
+
+def test_colour_scale_leaves_zeros_and_nonfinite_values_out() -> None:
+    values = torch.tensor([[0.0, 3e-5, -2.0], [NAN, INF, 0.5]])
+    scale = colour_scale([values, None], log=True)
+    assert (scale.low, scale.high) == (torch.tensor(3e-5).item(), 2.0)
+    assert colour_scale([None]).high == 0.0
+    assert not scale.shared and "per-parameter log" in scale.label
+
+
+def test_the_legend_shows_the_scale_ends_and_says_shared_or_not() -> None:
+    shared = colour_scale([torch.tensor([1.5e-9, -0.0507])], log=True, shared=True)
+    own = colour_scale([torch.tensor([0.25, -0.125])])
+    wide = legend_content(shared, 80)
+    assert wide.plain.startswith("█ 0  ") and "shared log scale" in wide.plain
+    assert f" {num(1.5e-9)} " in wide.plain and f" {num(0.0507)} " in wide.plain
+    assert "per-parameter linear scale" in legend_content(own, 80).plain
+    assert f" {num(0.25)} " in legend_content(own, 80).plain
+    # Narrow: words go first, the figures stay whole.
+    for width in (30, 36, 44):
+        narrow = legend_content(shared, width).plain
+        assert len(narrow) <= width
+        assert num(1.5e-9) in narrow and num(0.0507) in narrow and "shared" in narrow
+    # The ramp's colours are the heatmap's own levels, weakest to strongest.
+    colours = [str(span.style) for span in wide.spans if wide.plain[span.start : span.end] == "█"]
+    assert colours[1 : 1 + LEVELS] == [
+        level_color(k).get_truecolor().hex for k in range(1, LEVELS + 1)
+    ]
+
+
+def test_one_row_per_line_and_wider_cells_for_labels() -> None:
+    heatmap = Heatmap(torch.tensor([[1.0, -1.0], [0.5, 0.0], [0.25, 1.0]]))
+    heatmap.set_shape(rows_per_line=1, cell_width=6)
+    heatmap.styles.width = "auto"
+    lines, width, height = render(heatmap)
+    assert (width, height) == (12, 3)
+    assert cell(lines[1], 0) == (rgb(4), rgb(4))  # both halves: the same row
+    assert cell(lines[1], 6) == (ColorTriplet(*NEUTRAL_COLOR),) * 2

@@ -5,6 +5,10 @@ scale; the rule of thumb of about 1e-3 is a reference, not a verdict), whether �
 formula (✓, or a loud ✗ with the worst error: the update did not do what its formula says),
 a heatmap of ΔW, and the optimizer's state for that parameter (momentum buffer, Adam's
 moments, its step count). Figures and words carry the meaning; colour adds to them.
+
+Above the heatmaps, one line per parameter gives ‖Δ‖/‖W‖ with a bar on a log scale, so the
+layers compare at a glance. The heatmaps of Δ share one log colour scale, like the .grad
+pane's (``k`` switches both to a linear scale per parameter).
 """
 
 from __future__ import annotations
@@ -13,17 +17,20 @@ import math
 
 import torch
 from textual.content import Content
+from textual.widget import Widget
 
 from mlp_tui.session.report import Report
 from mlp_tui.trace.deltas import ASSUMED_SGD_NOTE, HEALTHY_UPDATE_RATIO, DeltaCapture
 from mlp_tui.trace.stats import norms
 from mlp_tui.ui.format import check, log10, num, shape
+from mlp_tui.ui.widgets.norm_bars import NormBars, NormEntry
 from mlp_tui.ui.widgets.parameter_blocks import (
     DIM,
     GOOD,
     NAME,
     PARAMETER_CSS,
     ParameterPane,
+    labels_for,
     set_content,
     value_range,
 )
@@ -164,7 +171,14 @@ class DeltaPane(ParameterPane):
     The learning rate and the loud ✗ line stay pinned above the scrolling list.
     """
 
-    DEFAULT_CSS = PARAMETER_CSS.format(pane="DeltaPane")
+    DEFAULT_CSS = (
+        PARAMETER_CSS.format(pane="DeltaPane")
+        + """
+    DeltaPane NormBars {
+        padding: 0 0 1 0;
+    }
+    """
+    )
     BORDER_TITLE = "Δ"
     TOP_ID = "delta-summary"
     BODY_ID = "delta-body"
@@ -175,6 +189,11 @@ class DeltaPane(ParameterPane):
         super().__init__(name=name, id=id, classes=classes)
         self._top.update(WAITING)
         self._body.visible = False  # until a step has run
+
+    def lead_widgets(self) -> list[Widget]:
+        self.bars = NormBars(id="delta-ratios")
+        """‖Δ‖/‖W‖ of every parameter, one line each, bars on a log scale."""
+        return [self.bars]
 
     def draw(self, report: Report) -> None:
         """Draw the last step's Δ, or say when it will appear."""
@@ -188,5 +207,12 @@ class DeltaPane(ParameterPane):
             return
         dims = {p.name: tuple(p.value.shape) for p in report.parameters}
         state_norms = _state_norms(report.deltas)
+        scale = self.pane_scale([d.delta for d in report.deltas])
         for i, d in enumerate(report.deltas):
-            self._blocks.draw(i, _header(d, dims[d.name]), d.delta, _note(d, state_norms[i]))
+            header, note = _header(d, dims[d.name]), _note(d, state_norms[i])
+            self._blocks.draw(i, header, d.delta, note, scale=scale, **labels_for(report, i))
+        entries = [  # no ratio where ‖W‖ was 0 (a bias's first step): "—"
+            NormEntry(d.name, shape(dims[d.name]), d.update_ratio if d.weight_norm else None, "—")
+            for d in report.deltas
+        ]
+        self.bars.show("‖Δ‖/‖W‖", entries)

@@ -6,16 +6,24 @@ parameter, the gradient after backward together with what it was made of: ``None
 backward it shows ``.grad`` as it stands, so the learner sees ``zero_grad`` clear it, or sees
 the old gradient waiting to be added onto. The norm and the range are printed beside each
 heatmap, so the figures read without colour; colour only adds sign and magnitude.
+
+Above the heatmaps, one line per parameter gives ‖g‖ with a bar on a log scale, so all the
+layers compare at a glance (a vanishing gradient is a staircase down to the first layer).
+The heatmaps share one log colour scale by default (``k``: one linear scale per parameter);
+a gradient that accumulated is drawn as its three tensors, before + this backward = after,
+on one scale.
 """
 
 from __future__ import annotations
 
 from textual.content import Content
+from textual.widget import Widget
 
 from mlp_tui.session.report import ParameterView, Report
 from mlp_tui.trace.grads import GradCapture
 from mlp_tui.trace.stats import TensorStats, tensor_stats
 from mlp_tui.ui.format import num, shape
+from mlp_tui.ui.widgets.norm_bars import NormBars, NormEntry
 from mlp_tui.ui.widgets.parameter_blocks import (
     DIM,
     GOOD,
@@ -23,6 +31,7 @@ from mlp_tui.ui.widgets.parameter_blocks import (
     PARAMETER_CSS,
     WARN,
     ParameterPane,
+    labels_for,
     set_content,
     value_range,
 )
@@ -51,8 +60,9 @@ def _after_backward(g: GradCapture, view: ParameterView) -> Content:
         return Content.assemble(*title, *figure, ("  (was None)", DIM))
     if not g.accumulated:
         return Content.assemble(*title, *figure, ("  (was 0)", DIM))
-    # Three tensors, each with its own norm; the identity is checked element by element
-    # (norms do not add: ‖before + this‖ is not ‖before‖ + ‖this‖).
+    # Three tensors, each with its own norm (and heatmap, under ``CAPTIONS``); the identity
+    # is checked element by element (norms do not add: ‖before + this‖ is not ‖before‖ +
+    # ‖this‖).
     verdict = {
         True: ("after = before + this ✓", GOOD),
         False: ("✗ after ≠ before + this", WARN),
@@ -70,6 +80,10 @@ def _after_backward(g: GradCapture, view: ParameterView) -> Content:
         verdict,
         (" (element-wise)", DIM),
     )
+
+
+CAPTIONS = ("before", "+ this backward", "= after")
+"""Above the three heatmaps of a gradient that accumulated."""
 
 
 def _before_backward(view: ParameterView, stats: TensorStats | None, report: Report) -> Content:
@@ -130,7 +144,14 @@ class GradPane(ParameterPane):
     out of sight.
     """
 
-    DEFAULT_CSS = PARAMETER_CSS.format(pane="GradPane")
+    DEFAULT_CSS = (
+        PARAMETER_CSS.format(pane="GradPane")
+        + """
+    GradPane NormBars {
+        padding: 0 0 1 0;
+    }
+    """
+    )
     BORDER_TITLE = ".grad"
     TOP_ID = "grad-warnings"
     BODY_ID = "grad-body"
@@ -141,6 +162,15 @@ class GradPane(ParameterPane):
         super().__init__(name=name, id=id, classes=classes)
         self._top.display = False  # shown only when there is a warning
 
+    def heatmaps_per_block(self, report: Report) -> int:
+        """Three (before, this backward, after) while any gradient accumulated."""
+        return 3 if any(g.accumulated for g in report.grads) else 1
+
+    def lead_widgets(self) -> list[Widget]:
+        self.bars = NormBars(id="grad-norms")
+        """‖g‖ of every parameter, one line each, bars on a log scale."""
+        return [self.bars]
+
     def draw(self, report: Report) -> None:
         """Draw ``.grad`` of every parameter at this phase boundary."""
         warnings = _warnings(report)
@@ -148,15 +178,42 @@ class GradPane(ParameterPane):
         self._top.display = bool(warnings)
         if report.grads:
             self.border_title = f".grad · after backward #{report.step}"
-            views = {p.name: p for p in report.parameters}
-            for i, g in enumerate(report.grads):
-                note = "" if g.after_stats is None else value_range(g.after_stats)
-                self._blocks.draw(i, _after_backward(g, views[g.name]), g.after, note)
+            self._after(report)
             return
         self.border_title = ".grad · before backward"
         grads = [p.grad for p in report.parameters]
         stats = iter(tensor_stats([g for g in grads if g is not None]))
+        scale = self.pane_scale(grads)
+        entries = []
         for i, (view, grad) in enumerate(zip(report.parameters, grads, strict=True)):
             st = None if grad is None else next(stats)
             note = "" if st is None else value_range(st)
-            self._blocks.draw(i, _before_backward(view, st, report), grad, note)
+            header = _before_backward(view, st, report)
+            labels = labels_for(report, i)
+            self._blocks.draw(i, header, grad, note, scale=scale, **labels)
+            dims = shape(tuple(view.value.shape))
+            entries.append(NormEntry(view.name, dims, None if st is None else st.norm))
+        self.bars.show("‖g‖", entries)
+
+    def _after(self, report: Report) -> None:
+        """After backward: ‖g‖ bars, then each gradient, as before + this = after when it
+        accumulated, all on the pane's scale."""
+        views = {p.name: p for p in report.parameters}
+        shown = [
+            t
+            for g in report.grads
+            for t in ((g.before, g.contribution, g.after) if g.accumulated else (g.after,))
+        ]
+        scale = self.pane_scale(shown)
+        entries = []
+        for i, g in enumerate(report.grads):
+            labels = labels_for(report, i)
+            header = _after_backward(g, views[g.name])
+            if g.accumulated:
+                values = (g.before, g.contribution, g.after)
+                self._blocks.draw(i, header, values, "", scale=scale, captions=CAPTIONS, **labels)
+            else:
+                note = "" if g.after_stats is None else value_range(g.after_stats)
+                self._blocks.draw(i, header, g.after, note, scale=scale, **labels)
+            entries.append(NormEntry(g.name, shape(g.shape), g.after_norm))
+        self.bars.show("‖g‖", entries)

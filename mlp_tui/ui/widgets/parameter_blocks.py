@@ -1,5 +1,6 @@
-"""The per-parameter list both the ``.grad`` and the Δ pane draw: a header, a heatmap and
-a side note for each parameter, rebuilt only when the parameters change."""
+"""The per-parameter list both the ``.grad`` and the Δ pane draw: a header with the colour
+legend, one heatmap (or three: before, this backward, after) and a side note for each
+parameter, rebuilt only when the parameters change."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from textual.widgets import Static
 from mlp_tui.session.report import ParameterView, Report
 from mlp_tui.trace.stats import TensorStats
 from mlp_tui.ui.format import num
-from mlp_tui.ui.widgets.heatmap import Heatmap
+from mlp_tui.ui.widgets.heatmap import ColourScale, Heatmap, colour_scale, legend_content
 
 WARN = "bold $text-warning"
 NAME = "bold"
@@ -49,11 +50,21 @@ PARAMETER_CSS = """
         max-width: 60%;
         margin: 0 2 0 0;
     }}
+    {pane} .param-row.three > Heatmap {{
+        max-width: 30%;
+        margin: 0 1 0 0;
+    }}
     {pane} .param-row > Static {{
         width: 1fr;
     }}
 """
 """The layout both the .grad and the Δ pane use: the pane, its pinned line, its blocks."""
+
+MAX_LABEL = 12
+"""Widest column label (a class name); longer names end in …."""
+
+LEGEND_INDENT = "  "
+"""The legend line under a header starts where the heatmap does."""
 
 
 def heatmap_rows(height: int) -> int:
@@ -68,12 +79,20 @@ def value_range(stats: TensorStats) -> str:
     return f"{num(stats.min)} … {num(stats.max)}"
 
 
+def fit_label(name: str, width: int) -> str:
+    """``name`` in ``width - 1`` characters (… when cut), left-aligned in ``width``."""
+    if len(name) >= width:
+        name = name[: max(width - 2, 0)] + "…"
+    return f"{name:<{width}}"
+
+
 class ParameterBlocks:
-    """A header, a heatmap and a side note per parameter, mounted into a scrolling body.
+    """Per parameter: a header (its figures, then the colour legend), its heatmap(s) and a
+    side note, mounted into a scrolling body after the widgets already there (a summary).
 
     Both the ``.grad`` and the Δ pane list parameters the same way; this owns that list: it
-    rebuilds it when the parameters change (another scenario) and skips redrawing what did
-    not change.
+    rebuilds it when the parameters change (another scenario, or three heatmaps needed
+    where there was one) and skips redrawing what did not change.
     """
 
     def __init__(self, body: Widget) -> None:
@@ -81,55 +100,130 @@ class ParameterBlocks:
         """The container the blocks are mounted into."""
         self.headers: list[Static] = []
         """One header per parameter, in report order."""
-        self.heatmaps: list[Heatmap] = []
-        """One heatmap per parameter, in report order."""
+        self.maps: list[list[Heatmap]] = []
+        """Each parameter's heatmaps: one, or three (before, this backward, after)."""
         self.notes: list[Static] = []
         """The figures beside each heatmap."""
         self.lines: list[Horizontal] = []
         """Each heatmap with its note; hidden when there is nothing to draw."""
+        self.scales: list[ColourScale | None] = []
+        """The colour scale each block's legend shows (None: nothing drawn)."""
         self.rows = 3
         """Heatmap lines per parameter."""
+        self._labelled: list[int] = []
         self._drawn: list[object] = []
+        self._widgets: list[Widget] = []
         self._key: tuple = ()
 
-    def fit(self, parameters: Sequence[ParameterView]) -> None:
-        """Rebuild the blocks when the parameters' names or shapes changed."""
-        key = tuple((p.name, tuple(p.value.shape)) for p in parameters)
+    @property
+    def heatmaps(self) -> list[Heatmap]:
+        """Every shown heatmap, in report order (before, this, after while accumulating)."""
+        return [h for maps in self.maps for h in maps if h.display]
+
+    def fit(self, parameters: Sequence[ParameterView], per_block: int = 1) -> None:
+        """Rebuild the blocks when the parameters' names or shapes changed, or the number
+        of heatmaps a block needs (``per_block``: 3 while .grad accumulates)."""
+        key = (tuple((p.name, tuple(p.value.shape)) for p in parameters), per_block)
         if key == self._key:
             return
         self._key = key
-        self.body.remove_children()
-        self.headers = [Static(classes="param-header") for _ in key]
-        self.heatmaps = [Heatmap(max_rows=self.rows) for _ in key]
-        self.notes = [Static(classes="param-note") for _ in key]
-        self._drawn = [None] * len(key)
+        count = len(parameters)
+        if self._widgets:
+            self.body.remove_children(self._widgets)
+        self.headers = [Static(classes="param-header") for _ in range(count)]
+        self.maps = [[Heatmap(max_rows=self.rows) for _ in range(per_block)] for _ in range(count)]
+        self.notes = [Static(classes="param-note") for _ in range(count)]
+        self.scales = [None] * count
+        self._drawn = [None] * count
+        self._labelled = [0] * count
+        classes = "param-row three" if per_block > 1 else "param-row"
         self.lines = [
-            Horizontal(heatmap, note, classes="param-row")
-            for heatmap, note in zip(self.heatmaps, self.notes, strict=True)
+            Horizontal(*maps, note, classes=classes)
+            for maps, note in zip(self.maps, self.notes, strict=True)
         ]
-        widgets: list[Widget] = []
+        self._widgets = []
         for header, line in zip(self.headers, self.lines, strict=True):
             line.display = False  # until there are values to draw
-            widgets += [header, line]
-        self.body.mount_all(widgets)
+            self._widgets += [header, line]
+        self.body.mount_all(self._widgets)
 
     def set_rows(self, rows: int) -> None:
         if rows != self.rows:
             self.rows = rows
-            for heatmap in self.heatmaps:
-                heatmap.max_rows = rows
+            for i, maps in enumerate(self.maps):
+                for heatmap in maps:
+                    heatmap.max_rows = max(rows, self._labelled[i])
+
+    def legend_width(self) -> int:
+        """Room for a legend line under a header."""
+        width = self.body.content_size.width or 60
+        return max(width - len(LEGEND_INDENT) - 1, 20)
 
     def draw(
-        self, i: int, header: Content, values: torch.Tensor | None, note: Content | str
+        self,
+        i: int,
+        header: Content,
+        values: torch.Tensor | Sequence[torch.Tensor | None] | None,
+        note: Content | str,
+        *,
+        scale: ColourScale | None = None,
+        captions: Sequence[str] = (),
+        row_names: Sequence[str] | None = None,
+        column_names: Sequence[str] | None = None,
     ) -> None:
-        """Show block ``i``; a Static or heatmap is touched only if its content changed."""
+        """Show block ``i``: one heatmap, or several side by side (``values`` a sequence,
+        one ``captions`` entry each) on one scale: ``scale``, or when None a linear scale
+        of this parameter's own tensors, whose legend follows the header. ``row_names``
+        label the matrix rows (one a line), ``column_names`` its columns. A widget is
+        touched only if its content changed."""
+        tensors = list(values) if isinstance(values, (list, tuple)) else [values]
+        present = [t for t in tensors if t is not None]
+        if present and scale is None:
+            scale = colour_scale(present)
+        self.scales[i] = scale if present else None
+        if present:
+            legend = legend_content(scale, self.legend_width())
+            header = Content.assemble(header, "\n", LEGEND_INDENT, legend)
         set_content(self.headers[i], header)
         set_content(self.notes[i], note)
-        if values is not self._drawn[i]:
-            self._drawn[i] = values
-            self.heatmaps[i].update_values(values)
-            if self.lines[i].display != (values is not None):
-                self.lines[i].display = values is not None
+        key = (
+            tuple(id(t) for t in tensors),
+            scale,
+            tuple(captions),
+            tuple(row_names or ()),
+            tuple(column_names or ()),
+        )
+        if key == self._drawn[i]:
+            return
+        self._drawn[i] = key
+        if self.lines[i].display != bool(present):
+            self.lines[i].display = bool(present)
+        if not present:
+            for heatmap in self.maps[i]:
+                heatmap.update_values(None)
+            return
+        first = tensors[0] if tensors[0] is not None else present[0]
+        rows = first.shape[0] if first.dim() == 2 else 1
+        labelled = row_names is not None and len(row_names) == rows and rows <= 16
+        self._labelled[i] = rows if labelled else 0
+        width = self._column_width(column_names, first)
+        column_line = "" if not width else "".join(fit_label(n, width) for n in column_names)
+        for k, heatmap in enumerate(self.maps[i]):
+            tensor = tensors[k] if k < len(tensors) else None
+            caption = captions[k] if k < len(captions) else ""
+            heatmap.set_shape(rows_per_line=1 if labelled else 2, cell_width=width)
+            heatmap.set_labels(
+                "\n".join(t for t in (caption, column_line) if t),
+                row_names if labelled and k == 0 else (),
+            )
+            heatmap.max_rows = max(self.rows, self._labelled[i])
+            heatmap.update_values(tensor, scale)
+
+    def _column_width(self, names: Sequence[str] | None, tensor: torch.Tensor) -> int:
+        """Characters per column when ``names`` label the columns (0: no labels)."""
+        if not names or tensor.shape[-1] != len(names):
+            return 0
+        return min(max(len(n) for n in names) + 1, MAX_LABEL + 1)
 
 
 def set_content(widget: Static, content: Content | str) -> None:
@@ -147,7 +241,11 @@ def set_content(widget: Static, content: Content | str) -> None:
 class ParameterPane(Vertical):
     """A pinned line (warnings, a summary) over a scrolling list of parameters: the shape of
     both the ``.grad`` and the Δ pane. A report shown before the pane is mounted is drawn
-    on mount; subclasses draw in ``draw``."""
+    on mount; subclasses draw in ``draw``.
+
+    ``shared_scale``: one log colour scale for every heatmap of the pane (the default: a
+    gradient a million times smaller than another looks it), or a linear scale per
+    parameter (the structure inside each tensor, whatever its size)."""
 
     TOP_ID = ""
     BODY_ID = ""
@@ -158,14 +256,24 @@ class ParameterPane(Vertical):
         super().__init__(name=name, id=id, classes=classes)
         self._top = Static(id=self.TOP_ID or None, classes="pane-top")
         """The pinned line above the list."""
-        self._body = VerticalScroll(id=self.BODY_ID or None, classes="pane-body")
-        """The scrolling list of parameters."""
+        self._body = VerticalScroll(
+            *self.lead_widgets(), id=self.BODY_ID or None, classes="pane-body"
+        )
+        """The scrolling list of parameters, after the lead widgets."""
         self._blocks = ParameterBlocks(self._body)
         """A header, heatmap and side note per parameter."""
         self._pending: Report | None = None
         """A report shown before the pane was mounted."""
+        self._report: Report | None = None
+        """The report drawn last, to draw again when the scale changes."""
         self._ready = False
         """Set on mount: from then on the children can be rebuilt."""
+        self.shared_scale = True
+        """One log colour scale for the whole pane (else a linear one per parameter)."""
+
+    def lead_widgets(self) -> list[Widget]:
+        """Widgets at the top of the scrolling list, before the parameters."""
+        return []
 
     def compose(self) -> ComposeResult:
         yield self._top
@@ -179,13 +287,50 @@ class ParameterPane(Vertical):
 
     def on_resize(self, event: Resize) -> None:
         self._blocks.set_rows(heatmap_rows(event.size.height))
+        if self._report is not None:  # the legends fit their width
+            self.call_after_refresh(self.draw, self._report)
 
     def show(self, report: Report) -> None:
         if not self._ready:
             self._pending = report
             return
-        self._blocks.fit(report.parameters)
+        self._report = report
+        self._blocks.fit(report.parameters, self.heatmaps_per_block(report))
         self.draw(report)
+
+    def heatmaps_per_block(self, report: Report) -> int:
+        """How many heatmaps each parameter needs side by side."""
+        return 1
+
+    def set_shared_scale(self, shared: bool) -> None:
+        """Switch between one log scale for the pane and a linear one per parameter."""
+        if shared != self.shared_scale:
+            self.shared_scale = shared
+            if self._report is not None:
+                self.draw(self._report)
+
+    def pane_scale(self, tensors: Sequence[torch.Tensor | None]) -> ColourScale | None:
+        """The shared log scale of ``tensors`` (every tensor the pane shows), or None for
+        a scale per parameter."""
+        if not self.shared_scale:
+            return None
+        return colour_scale(tensors, log=True, shared=True)
 
     def draw(self, report: Report) -> None:
         raise NotImplementedError
+
+
+def labels_for(report: Report, index: int) -> dict:
+    """Row and column names of parameter ``index`` from the data: the features name the
+    rows of the first layer's weights, the classes the columns of the last layer's weight
+    and bias (when the counts match)."""
+    out: dict = {}
+    params = report.parameters
+    view = params[index]
+    dims = tuple(view.value.shape)
+    features, classes = report.feature_names, report.class_names
+    if features and index == 0 and len(dims) == 2 and dims[0] == len(features):
+        out["row_names"] = features
+    if classes and index >= len(params) - 2 and dims and dims[-1] == len(classes):
+        out["column_names"] = classes
+    return out
