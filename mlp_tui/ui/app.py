@@ -84,6 +84,7 @@ class MlpTuiApp(App[int]):
         Binding("3", "tab('lesson')", "Lesson", show=False),
         Binding("p", "save_svg", "Screenshot", show=False),
         Binding("g", "export_dot", "Graph DOT", show=False),
+        Binding("t", "toggle_graph_view", "Tape/tree", show=False),
     ]
     KEY_HELP = [
         ("n", "next phase: zero_grad → forward → loss → backward → step"),
@@ -95,7 +96,9 @@ class MlpTuiApp(App[int]):
         ("o", "open a scenario (built-in course or a path)"),
         ("r", "reset the scenario to its first step"),
         ("1 2 3", "show the Loss, Tensor or Lesson tab"),
-        ("enter", "on a graph node: inspect its tensor"),
+        ("enter", "on a graph line: inspect its node (in the tree: open it too)"),
+        ("space", "in the graph's tree view: fold or unfold a line"),
+        ("t", "show the graph as a tape (forward order) or as a tree"),
         ("p", "save a screenshot (SVG) in the current folder"),
         ("g", "export the autograd graph as Graphviz DOT"),
         ("?", "this help"),
@@ -233,6 +236,10 @@ class MlpTuiApp(App[int]):
     def action_tab(self, tab: str) -> None:
         if self.built is not None:
             self.view.show_tab(tab)
+
+    def action_toggle_graph_view(self) -> None:
+        if self.built is not None:
+            self.view.graph.toggle_view()
 
     def action_save_svg(self) -> None:
         self._export("Screenshot", "svg", self.export_screenshot)
