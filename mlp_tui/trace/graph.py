@@ -895,61 +895,58 @@ def tape_layout(lines: list[TapeLine], width: int | None = None) -> list[TapeRow
     shapes = [_shape(line.node.shape) for line in lines]
     shape_w = max(len("shape"), *map(len, shapes))
     kind_w = max(len("node"), *(len(line.node.kind) for line in lines))
-    bound_w = max((len(line.name) for line in lines if line.expression), default=0)
-    expression_w = max(len(line.expression) for line in lines)
+    text_full = max(len(line.text) for line in lines)
     names_w = max(len(line.name) for line in lines)
 
-    def text_width(expression: int | None) -> int:
-        """The name = expression column's width, expressions cut to ``expression``."""
-        if expression is None:  # dropped
-            return max(names_w, len("name"))
-        indent = bound_w + 3 if bound_w else 0
-        return max(names_w, indent + expression, len("name"))
+    def text_width(text: int | None) -> int:
+        """The ``name = expression`` column's width: ``text``, or the names' alone."""
+        return max(names_w if text is None else text, len("name"))
 
-    def total(gap: int, expression: int | None, kind: bool) -> int:
-        out = number_w + 2 + text_width(expression) + gap + shape_w  # number, mark, space
+    def total(gap: int, text: int | None, kind: bool) -> int:
+        out = number_w + 2 + text_width(text) + gap + shape_w  # number, mark, space
         out += gap + kind_w if kind else 0
         return out + (gap + grad_w if grads else 0)
 
-    gap, expression, kind = 2, expression_w, True
+    gap, text, kind = 2, text_full, True
     if width is not None:
         fits = [
-            (g, e, k)
-            for g, e, k in (
-                (2, expression_w, True),
-                (1, expression_w, True),
+            (g, t, k)
+            for g, t, k in (
+                (2, text_full, True),
+                (1, text_full, True),
                 (1, "cut", True),
                 (1, None, True),
                 (1, None, False),
             )
-            if e == "cut" or total(g, e, k) <= width
+            if t == "cut" or total(g, t, k) <= width
         ]
-        gap, expression, kind = fits[0] if fits else (1, None, False)
-        if expression == "cut":
+        gap, text, kind = fits[0] if fits else (1, None, False)
+        if text == "cut":
             room = width - total(1, 0, True)
-            indent = bound_w + 3 if bound_w else 0
-            expression = room - indent if room - indent >= MIN_EXPRESSION else None
-            if expression is None:
+            text = room if room >= max(names_w, MIN_EXPRESSION) else None
+            if text is None:
                 kind = total(1, None, True) <= width
-            else:
-                expression = min(expression, expression_w)
-    text_w = text_width(expression)
-    if width is not None and total(gap, expression, kind) > width:  # last: cut the names
-        text_w = max(1, text_w - (total(gap, expression, kind) - width))
+    text_w = text_width(text)
+    if width is not None and total(gap, text, kind) > width:  # last: cut the names
+        text_w = max(1, text_w - (total(gap, text, kind) - width))
     space = " " * gap
 
     def text_cells(line: TapeLine) -> list[tuple[str, str]]:
-        if expression is None or not line.expression:
+        if text is None or not line.expression:
             return [(_cut(line.name, text_w).ljust(text_w), "name")]
-        shown = _cut(line.expression, expression)
-        if line.name:
-            cells = [(line.name.ljust(bound_w), "name"), (" = ", "")]
-        else:
-            cells = [(" " * (bound_w + 3 if bound_w else 0), "")]
-        used = sum(len(t) for t, _ in cells)
-        return [*cells, (shown.ljust(text_w - used), "expression")]
+        if not line.name:
+            return [(_cut(line.expression, text_w).ljust(text_w), "expression")]
+        room = text_w - len(line.name) - 3
+        if room < min(MIN_EXPRESSION, len(line.expression)):
+            return [(line.name.ljust(text_w), "name")]
+        return [
+            (line.name, "name"),
+            (" = ", ""),
+            (_cut(line.expression, room).ljust(room), "expression"),
+        ]
 
-    header_text = "name = expression" if expression is not None else "name"
+    headers = ("name = expression", "name = expr", "name") if text is not None else ("name",)
+    header_text = next((h for h in headers if len(h) <= text_w), "name")
     header: list[tuple[str, str]] = [
         ("#".rjust(number_w) + "  ", "number"),
         (_cut(header_text, text_w).ljust(text_w), "header"),

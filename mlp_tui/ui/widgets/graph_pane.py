@@ -173,6 +173,8 @@ class GraphPane(Vertical):
         """Views not drawn since the report changed (the hidden one)."""
         self._tape_key: NodeKey | None = None
         """The key of the tape line the cursor was on, to find it in the next graph."""
+        self._was_bad = False
+        """The tape last drawn had an inf/NaN output (the cursor went to the first)."""
 
     def compose(self) -> ComposeResult:
         yield Static(HINT, id="graph-hint")
@@ -386,6 +388,10 @@ class GraphPane(Vertical):
     def _draw_tape(self, graph: Graph) -> None:
         lines = graph.tape_lines()
         keys = self._keys
+        bad = graph.first_nonfinite()
+        if bad is not None and not self._was_bad:  # it just went bad: show where
+            self._tape_key = keys[bad.id]
+        self._was_bad = bad is not None
         cursor = next(
             (k for k, line in enumerate(lines) if keys[line.node.id] == self._tape_key), 0
         )
