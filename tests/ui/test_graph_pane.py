@@ -13,6 +13,7 @@ import math
 import re
 from collections import Counter
 
+import pytest
 import torch
 from textual.app import App, ComposeResult
 from textual.geometry import Region
@@ -23,7 +24,10 @@ from mlp_tui.scratch import MLP, SGD, ReLU, cross_entropy
 from mlp_tui.session.report import Report
 from mlp_tui.session.session import Session
 from mlp_tui.ui import format as fmt
+from mlp_tui.ui.app import MlpTuiApp
 from mlp_tui.ui.widgets.graph_pane import HINT, GraphPane, node_keys
+from tests.ui.pane_harness import screen_text
+from tests.ui.pilot_helpers import settle
 
 SIZE = (100, 30)
 
@@ -522,7 +526,9 @@ def test_tape_shows_the_gradient_torch_computes_for_each_node_after_backward() -
         await pilot.pause()
         header, lines = tape_rows(pane)
         assert header.split()[-1] == "‖∇‖"
-        named = {line.name: row for line, row in zip(backward.graph.tape_lines(), lines)}
+        named = {
+            line.name: row for line, row in zip(backward.graph.tape_lines(), lines, strict=True)
+        }
         for name, grad in expected.items():
             assert named[name].split()[-1] == fmt.num(grad.norm().item()), name
         assert named["loss"].split()[-1] == "1"  # d loss / d loss
@@ -620,3 +626,111 @@ def test_nonfinite_line_is_marked_and_the_tree_opens_the_way_to_it() -> None:
         assert cursor.data.depth >= GraphPane.DEFAULT_DEPTH
 
     run(test)
+
+
+# ------------------------------------------------------------------------ in the app
+
+
+def on_screen(app, widget) -> list[str]:
+    """The rows of ``widget``'s content as the terminal shows them."""
+    region = widget.content_region
+    rows = screen_text(app).split("\n")[region.y : region.bottom]
+    return [row[region.x : region.right] for row in rows]
+
+
+def drive(size: tuple[int, int], lesson) -> None:
+    """Open xor in the real app at ``size`` and run ``lesson(pilot, app)``."""
+
+    async def main() -> None:
+        app = MlpTuiApp("xor")
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await lesson(pilot, app)
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36), (200, 60)])
+def test_no_figure_in_the_tape_is_cut_at_any_app_size(size) -> None:
+    async def lesson(pilot, app: MlpTuiApp) -> None:
+        await pilot.press("n", "n", "n", "n")
+        await settle(pilot)
+        pane = app.view.graph
+        tape = pane.tape
+        lines = app.report.graph.tape_lines()
+        assert pane.view == "tape" and tape.has_focus
+        checked: set[int] = set()
+        while True:
+            rows = on_screen(app, tape)
+            assert rows[0].split()[0] == "#" and rows[0].split()[-1] == "‖∇‖"
+            top = int(tape.scroll_y)
+            for y, row in enumerate(rows[1:], start=1):
+                if top + y - 1 >= len(lines):
+                    break
+                line = lines[top + y - 1]
+                words = row.split()
+                # Each figure whole, as its own word: number, shape, ‖∇‖.
+                assert words[0] == str(line.number), (row, line)
+                assert fmt.shape(line.node.shape) in words, (row, line)
+                assert words[-1] == fmt.num(line.node.grad_norm), (row, line)
+                checked.add(line.number)
+            if len(checked) == len(lines):
+                break
+            await pilot.press("pagedown")
+            await pilot.pause()
+        assert checked == {line.number for line in lines}
+
+    drive(size, lesson)
+
+
+def test_t_in_the_app_switches_the_view_and_is_in_help_and_the_palette() -> None:
+    async def lesson(pilot, app: MlpTuiApp) -> None:
+        await pilot.press("n", "n", "n")
+        await settle(pilot)
+        pane = app.view.graph
+        assert pane.view == "tape"
+        await pilot.press("t")
+        await pilot.pause()
+        assert pane.view == "tree" and pane.tree.has_focus
+        assert pane.line_texts()[0].startswith("▼ MeanBackward0  loss = mean(· + ·)")
+        assert "Graph · tree · 18 nodes" in screen_text(app)
+        await pilot.press("t")
+        await pilot.pause()
+        assert pane.view == "tape" and pane.tape.has_focus
+        keys = dict(app.KEY_HELP)
+        assert "tape" in keys["t"] and "tree" in keys["t"]
+        assert "space folds" in keys["enter"] and "inspect" in keys["enter"]
+        commands = [c.title for c in app.get_system_commands(app.screen)]
+        assert "Tape/tree" in commands
+        await pilot.press("question_mark")  # the help lists every key, within 80×24
+        await pilot.pause()
+        text = screen_text(app)
+        for _, description in app.KEY_HELP:  # one line each, none scrolled away
+            assert description in text, description
+        assert "command palette: every action by name" in text
+
+    drive((80, 24), lesson)
+
+
+def test_enter_on_a_tape_line_shows_the_node_in_the_tensor_tab() -> None:
+    async def lesson(pilot, app: MlpTuiApp) -> None:
+        await pilot.press("n", "n", "n", "n")
+        await settle(pilot)
+        lines = app.report.graph.tape_lines()
+        number = {line.name: line.number for line in lines if line.name}
+        tanh = next(line for line in lines if line.name == "h0")
+        mm = next(line for line in lines if line.expression == "h0 @ W1")
+        await pilot.press(*["down"] * (tanh.number - 1), "enter")
+        await settle(pilot)
+        assert app.view.tabs.active == "tensor"
+        text = app.view.tensor.text()
+        assert text.startswith(f"#{tanh.number}  h0 = tanh(z0)  ·  TanhBackward0")
+        assert f"Saved for backward: result = h0 (#{tanh.number}) [200×4]." in text
+        assert f"Inputs (its ∇ flows on to them): z0 (#{number['z0']})." in text
+        assert f"Read by (its ∇ adds up what they send back): #{mm.number} (h0 @ W1)." in text
+        # The value and the ∇ through the node: statistics from the node's own tensors.
+        node = tanh.node
+        assert fmt.num(node.value.norm().item()) in text
+        assert fmt.num(node.grad.norm().item()) in text
+
+    drive((120, 36), lesson)
