@@ -927,7 +927,9 @@ def tape_layout(lines: list[TapeLine], width: int | None = None) -> list[TapeRow
             if text is None:
                 kind = total(1, None, True) <= width
     text_w = text_width(text)
-    if width is not None and total(gap, text, kind) > width:  # last: cut the names
+    if width is None:
+        text_w = max(text_w, len("name = expression"))  # room to spare: the whole header
+    elif total(gap, text, kind) > width:  # last: cut the names
         text_w = max(1, text_w - (total(gap, text, kind) - width))
     space = " " * gap
 
