@@ -313,7 +313,7 @@ class GraphNode:
         return stats_of(self.grad)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class TapeLine:
     """One line of the tape: a node, what it binds, and how it was made from earlier lines."""
 
