@@ -213,15 +213,22 @@ class GraphTape(ScrollView, can_focus=True):
         width = self._laid_out_at or self._width()
         row = 0 if y == 0 else int(self.scroll_y) + y  # the header stays on the first line
         if row >= len(self._rows):
-            return Strip.blank(width, self.rich_style)
+            return Strip.blank(width, self._base())
         is_cursor = row == self.cursor + 1
         strip = self._strips.get((row, is_cursor))
         if strip is None:
             strip = self._strips[row, is_cursor] = self._draw_row(self._rows[row], is_cursor, width)
         return strip
 
+    def _base(self) -> Style:
+        """The widget's own style (``rich_style`` walks the DOM: asked once per theme)."""
+        base = self._styles.get("")
+        if base is None:
+            base = self._styles[""] = self.rich_style
+        return base
+
     def _draw_row(self, row: TapeRow, is_cursor: bool, width: int) -> Strip:
-        base = self.rich_style
+        base = self._base()
         if row.line is None:
             header = base + self._style("header")
             return Strip([Segment(text, header) for text, _ in row.cells]).adjust_cell_length(
