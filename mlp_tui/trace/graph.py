@@ -939,13 +939,10 @@ def tape_layout(lines: list[TapeLine], width: int | None = None) -> list[TapeRow
         if not line.name:
             return [(_cut(line.expression, text_w).ljust(text_w), "expression")]
         room = text_w - len(line.name) - 3
-        if room < min(MIN_EXPRESSION, len(line.expression)):
+        shown = _cut(line.expression, room) if room > 0 else "…"
+        if shown == "…":  # not one whole word fits: the name alone
             return [(line.name.ljust(text_w), "name")]
-        return [
-            (line.name, "name"),
-            (" = ", ""),
-            (_cut(line.expression, room).ljust(room), "expression"),
-        ]
+        return [(line.name, "name"), (" = ", ""), (shown.ljust(room), "expression")]
 
     headers = ("name = expression", "name = expr", "name") if text is not None else ("name",)
     header_text = next((h for h in headers if len(h) <= text_w), "name")
