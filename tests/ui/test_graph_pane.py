@@ -9,6 +9,7 @@ the tape; the tree's tests switch to it first (``run(test, view="tree")``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import re
 from collections import Counter
@@ -734,3 +735,23 @@ def test_enter_on_a_tape_line_shows_the_node_in_the_tensor_tab() -> None:
         assert fmt.num(node.grad.norm().item()) in text
 
     drive((120, 36), lesson)
+
+
+def test_a_nonfinite_gradient_is_marked_and_named() -> None:
+    _, reports = xor_reports(4)
+    backward = reports[-1]
+    tanh = next(n for n in backward.graph.nodes if n.kind == "TanhBackward0")
+    nan = torch.full(tanh.shape, float("nan"))  # as if backward had met a NaN here
+    report = dataclasses.replace(backward, graph=backward.graph.with_grads({tanh.id: nan}))
+    number = next(line.number for line in report.graph.tape_lines() if line.node.id == tanh.id)
+
+    async def test(pilot, pane: GraphPane) -> None:
+        pane.show(report)
+        await pilot.pause()
+        _, lines = tape_rows(pane)
+        assert [k for k, line in enumerate(lines, 1) if "✗" in line[:4]] == [number]
+        assert lines[number - 1].split()[-1] == "nan"
+        assert pane.border_subtitle == f"✗ first inf/NaN ∇: #{number} h0 · t: tree"
+        assert pane.tape.cursor_line.node.id == tanh.id
+
+    run(test, size=(120, 30))

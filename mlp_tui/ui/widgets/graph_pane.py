@@ -348,11 +348,12 @@ class GraphPane(Vertical):
         title = f"Graph · {self.view}"  # the status bar says the step and phase
         self.border_title = title if graph is None else f"{title} · {len(graph.nodes)} nodes"
         other = "tree" if self.view == "tape" else "tape"
-        bad = graph.first_nonfinite() if graph is not None else None
+        bad = _first_bad(graph) if graph is not None else None
         where = ""
         if bad is not None:
             number = next(line.number for line in graph.tape_lines() if line.node.id == bad.id)
-            where = f"✗ first inf/NaN: #{number} {bad.name or bad.label} · "
+            what = "inf/NaN" if not bad.finite else "inf/NaN ∇"
+            where = f"✗ first {what}: #{number} {bad.name or bad.label} · "
         self.border_subtitle = f"{where}t: {other}"
 
     def _draw(self) -> None:
@@ -388,7 +389,7 @@ class GraphPane(Vertical):
     def _draw_tape(self, graph: Graph) -> None:
         lines = graph.tape_lines()
         keys = self._keys
-        bad = graph.first_nonfinite()
+        bad = _first_bad(graph)
         if bad is not None and not self._was_bad:  # it just went bad: show where
             self._tape_key = keys[bad.id]
         self._was_bad = bad is not None
@@ -418,7 +419,7 @@ class GraphPane(Vertical):
         target = None
         if cursor is not None and cursor.data is not None and cursor.data.node_id is not None:
             target = cursor.data.node_id
-        elif (bad := graph.first_nonfinite() or graph.first_nonfinite_grad()) is not None:
+        elif (bad := _first_bad(graph)) is not None:
             target = bad.id
         if target is not None:
             self.select_node(target)
@@ -527,3 +528,9 @@ class GraphPane(Vertical):
                 self._style("bad" if grad_bad else "grad"),
             )
         return label
+
+
+def _first_bad(graph: Graph) -> GraphNode | None:
+    """Where the numbers first went inf/NaN: an output in the forward pass, or else a
+    gradient in backward."""
+    return graph.first_nonfinite() or graph.first_nonfinite_grad()
