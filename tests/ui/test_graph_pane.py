@@ -561,6 +561,10 @@ def test_tape_cursor_enter_and_select_node() -> None:
         await pilot.pause()
         assert pane.app.selected[-1] is tanh
         assert not pane.select_node(999)
+        await pilot.click("#graph-tape", offset=(4, 5))  # row 5: line 5, under the header
+        await pilot.pause()
+        assert pane.app.selected[-1] is tape[4].node and pane.tape.cursor == 4
+        pane.select_node(tanh.id)
         # The cursor stays on the same node in the next step's graph.
         session.next_phase()  # step
         session.next_phase()  # zero_grad
