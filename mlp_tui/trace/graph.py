@@ -865,14 +865,22 @@ def _grad_bad(node: GraphNode) -> bool:
 
 
 def _cut(text: str, width: int) -> str:
-    """``text`` in ``width`` characters, cut after a whole word and marked …: never
-    inside a word, so a reference such as #12 is never shown as #1."""
+    """``text`` in ``width`` characters, marked … where cut: after a whole word, or else
+    inside the first word but never inside a number, so a reference such as #12 is never
+    shown as #1 (``exp(#14)`` in 6: ``exp(…``)."""
     if len(text) <= width:
         return text
     words = text.split(" ")
     while words and len(" ".join(words)) + 1 > width:
         words.pop()
-    return (" ".join(words) + "…") if words else "…"[:width]
+    if words:
+        return " ".join(words) + "…"
+    end = max(width - 1, 0)
+    while end > 0 and (text[end].isdigit() and (text[end - 1].isdigit() or text[end - 1] == "#")):
+        end -= 1
+    if end > 0 and text[end - 1] == "#":
+        end -= 1
+    return text[:end] + "…" if width > 0 else ""
 
 
 def tape_layout(lines: list[TapeLine], width: int | None = None) -> list[TapeRow]:
@@ -939,8 +947,9 @@ def tape_layout(lines: list[TapeLine], width: int | None = None) -> list[TapeRow
         if not line.name:
             return [(_cut(line.expression, text_w).ljust(text_w), "expression")]
         room = text_w - len(line.name) - 3
-        shown = _cut(line.expression, room) if room > 0 else "…"
-        if shown == "…":  # not one whole word fits: the name alone
+        fits = len(line.expression) <= room
+        shown = line.expression if fits else _cut(line.expression, room)
+        if not fits and (room < MIN_EXPRESSION or shown == "…"):  # no room to say much
             return [(line.name.ljust(text_w), "name")]
         return [(line.name, "name"), (" = ", ""), (shown.ljust(room), "expression")]
 
