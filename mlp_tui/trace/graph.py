@@ -935,10 +935,11 @@ def tape_layout(lines: list[TapeLine], width: int | None = None) -> list[TapeRow
             if text is None:
                 kind = total(1, None, True) <= width
     text_w = text_width(text)
-    if width is None:
+    spare = None if width is None else width - total(gap, text, kind)
+    if text is not None and (spare is None or spare >= len("name = expression") - text_w):
         text_w = max(text_w, len("name = expression"))  # room to spare: the whole header
-    elif total(gap, text, kind) > width:  # last: cut the names
-        text_w = max(1, text_w - (total(gap, text, kind) - width))
+    elif spare is not None and spare < 0:  # last: cut the names
+        text_w = max(1, text_w + spare)
     space = " " * gap
 
     def text_cells(line: TapeLine) -> list[tuple[str, str]]:

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mlp_tui.scratch import mse_loss
-from mlp_tui.trace.graph import ACCUMULATE_GRAD, to_dot, to_text
+from mlp_tui.trace.graph import ACCUMULATE_GRAD, tape_layout, to_dot, to_text
 from mlp_tui.trace.numbers import num
 
 N = 16  # samples in the problem fixture's default batch
@@ -539,3 +539,24 @@ def test_saved_tensors_and_references_point_at_their_nodes(problem, session_for)
     mm = next(n for n in graph.nodes if n.kind == "MmBackward0" and n.stage != "Linear 0")
     (mat2,) = [t for t in mm.saved if t.name == "mat2"]
     assert graph.nodes[mat2.node].is_leaf and mat2.value == graph.nodes[mat2.node].leaf
+
+
+def test_tape_layout_gives_way_word_by_word_and_never_cuts_a_figure(problem, session_for):
+    _, report = _session_at(problem, session_for, 4)  # after backward: a ‖∇‖ column
+    lines = report.graph.tape_lines()
+    full = tape_layout(lines)
+    widest = max(len(row.text) for row in full)
+    for width in range(24, widest + 3):
+        rows = tape_layout(lines, width)
+        assert len(rows) == len(lines) + 1
+        kinds_shown = any(n.node.kind in rows[k + 1].text for k, n in enumerate(lines))
+        for line, row in zip(lines, rows[1:], strict=True):
+            words = row.text.split()
+            assert len(row.text) <= width, (width, row.text)
+            assert words[0] == str(line.number)
+            assert f"[{'×'.join(map(str, line.node.shape))}]" in words
+            assert words[-1] == num(line.node.grad_norm)
+            if not kinds_shown:  # the class goes only once the expressions have gone
+                assert line.expression not in row.text or not line.expression
+        if width >= widest:
+            assert [row.text for row in rows] == [row.text for row in full]

@@ -476,7 +476,7 @@ def test_tape_lists_the_graph_in_forward_order_after_forward_and_loss() -> None:
             await pilot.pause()
             graph = report.graph
             header, lines = tape_rows(pane)
-            assert header.split() == ["#", "name", "=", "expr", "node", "shape"]
+            assert header.split() == ["#", "name", "=", "expression", "node", "shape"]
             assert len(lines) == len(graph.nodes)
             assert pane.border_title == f"Graph · tape · {len(graph.nodes)} nodes"
             # Every node once, with PyTorch's own class names: those of a hand-run model.
