@@ -323,7 +323,7 @@ def test_to_dot_carries_names_shapes_and_value_and_gradient_summaries(problem, s
         # ‖value‖ and ‖∇‖, as torch computes them from the node's own tensors (a leaf:
         # its parameter's); a one-number output is shown as itself.
         if n.is_leaf:
-            figures = f"‖value‖ {num(dict(session.model.named_parameters())[n.leaf].norm())}"
+            figures = f"‖value‖ {num(dict(session.model.named_parameters())[n.leaf].detach().norm().item())}"
         elif n.value.numel() == 1:
             figures = f"value {num(n.value.item())}"
         else:
