@@ -40,9 +40,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", help="a scenario file or a built-in name, e.g. xor")
     run.add_argument("--steps", type=int, help="override [training] steps")
     run.add_argument("--json", action="store_true", help="JSON Lines: one object per step")
-    graph = sub.add_parser("graph", help="print the autograd graph of one forward pass + loss")
+    graph = sub.add_parser(
+        "graph", help="print the autograd graph of one step (forward, loss, backward)"
+    )
     graph.add_argument("scenario")
     graph.add_argument("--format", choices=("text", "dot"), default="text")
+    graph.add_argument(
+        "--bare",
+        action="store_true",
+        help="the structure alone: no names, values or gradients (after loss, not backward)",
+    )
     check = sub.add_parser("check", help="validate scenario files")
     check.add_argument("scenarios", nargs="+", metavar="scenario")
     sub.add_parser("list", help="the built-in scenarios, in course order")
@@ -441,11 +448,12 @@ def _graph(args: argparse.Namespace) -> int:
 
     session = open_scenario(args.scenario).session
     report = None
-    for _ in range(3):  # zero_grad, forward, loss: the graph is complete
+    # zero_grad, forward, loss: the graph is complete; backward adds each node's ∇
+    for _ in range(3 if args.bare else 4):
         report = session.next_phase()
     assert report is not None and report.graph is not None
     text = (
-        to_dot(report.graph, Path(args.scenario).stem)
+        to_dot(report.graph, Path(args.scenario).stem, bare=args.bare)
         if args.format == "dot"
         else to_text(report.graph)
     )

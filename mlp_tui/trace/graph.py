@@ -11,6 +11,7 @@ read now, because ``backward()`` frees it.
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 import torch
 from torch.overrides import TorchFunctionMode
 
+from mlp_tui.trace.numbers import num
 from mlp_tui.trace.stats import TensorStats, norms, stats_of
 
 ACCUMULATE_GRAD = "AccumulateGrad"
@@ -60,6 +62,10 @@ class OpRecord:
     output_id: int  # id() of the live output, kept alive by the recorder
     node: Any = field(repr=False)  # the live grad_fn; dropped once the graph is captured
     no_grad: tuple[str, ...] = ()  # names of the tensor operands that need no gradient
+    # The expression with each unnamed operand made by an earlier operation as a reference:
+    # text parts, and between them (odd positions) an index into ``refs``, that operand's id.
+    formula: tuple[str, ...] = ()
+    refs: tuple[int, ...] = ()
 
 
 def _spaced(text: str) -> bool:
@@ -71,6 +77,8 @@ def _spaced(text: str) -> bool:
             return True
     return False
 
+
+_REFERENCE = "\x00"  # brackets an operand's reference inside a formula while it is formatted
 
 MAX_OPERAND = 14  # longer sub-expressions collapse to `·`
 
@@ -114,6 +122,7 @@ class Recorder(TorchFunctionMode):
         self._records: list[OpRecord] = []
         self._record_notes: list[int] = []  # the note each record came from; -1: adopted
         self._read = 0  # notes already turned into records
+        self._made: set[int] = set()  # ids of the outputs of the records so far
         self.adopted = False  # a tensor made before recording was adopted
 
     def name(self, tensor: torch.Tensor, label: str) -> None:
@@ -140,20 +149,24 @@ class Recorder(TorchFunctionMode):
     def records(self) -> list[OpRecord]:
         """The operations that made a ``grad_fn``, in the order they ran, as text."""
         names = self.names
+        made = self._made
         for index, (stage, func, args, _, out, node) in enumerate(
             self._notes[self._read :], self._read
         ):
             op = getattr(func, "__name__", str(func))
             if node is not None:
-                expression = _expression(op, self._operands(args))
+                operands = self._operands(args)
+                expression = _expression(op, operands)
                 names.setdefault(id(out), expression)
                 no_grad = tuple(
                     names.get(id(a), "·")
                     for a in args
                     if isinstance(a, torch.Tensor) and not a.requires_grad
                 )
+                formula, refs = self._formula(op, args, operands, made)
+                made.add(id(out))
                 self._records.append(
-                    OpRecord(stage, expression, out.detach(), id(out), node, no_grad)
+                    OpRecord(stage, expression, out.detach(), id(out), node, no_grad, formula, refs)
                 )
                 self._record_notes.append(index)
             elif op == "detach" and isinstance(out, torch.Tensor) and id(args[0]) in names:
@@ -220,6 +233,21 @@ class Recorder(TorchFunctionMode):
             produced[id(out)] = index
         return (end, tuple(out_sig))
 
+    def _formula(
+        self, op: str, args: tuple, operands: tuple[tuple[str, bool], ...], made: set[int]
+    ) -> tuple[tuple[str, ...], tuple[int, ...]]:
+        """``OpRecord.formula`` and ``refs``: the expression with each operand that an
+        earlier operation made, and that has no name of its own, left as a reference."""
+        refs: list[int] = []
+        marked = list(operands)
+        for k, a in enumerate(args):
+            if isinstance(a, torch.Tensor) and id(a) in made and id(a) not in self.given:
+                marked[k] = (f"{_REFERENCE}{len(refs)}{_REFERENCE}", True)
+                refs.append(id(a))
+        if not refs:
+            return (), ()
+        return tuple(_expression(op, tuple(marked)).split(_REFERENCE)), tuple(refs)
+
     def _operands(self, args: tuple) -> tuple[tuple[str, bool], ...]:
         return tuple(
             (self.names.get(id(a), "·"), True)
@@ -246,6 +274,7 @@ class SavedTensor:
     name: str  # the attribute without `_saved_`: `self`, `mat2`, `result`, ...
     shape: tuple[int, ...] | None  # None for a saved non-tensor (a scalar, a dim)
     value: str  # the operand's name when we know it (`W1`), else a short description
+    node: int | None = None  # the graph node whose output (or leaf) it is, when known
 
 
 @dataclass(frozen=True)
@@ -265,6 +294,9 @@ class GraphNode:
     forward_order: int = -1  # when the forward pass made it; -1 for leaves
     name: str | None = None  # the output's name in the model's code: z0, h0, ŷ, loss
     saved: tuple[SavedTensor, ...] = ()
+    # ``label`` with each unnamed operand as a reference to its node: text parts, and
+    # between them (odd positions) a node id. Empty: the label is all there is.
+    formula: tuple[str | int, ...] = ()
     no_grad_names: tuple[str, ...] = ()  # operands needing no gradient (x, y); `·`: unknown
     leaf: str | None = None  # parameter name, for AccumulateGrad
     value: torch.Tensor | None = field(default=None, repr=False)
@@ -293,6 +325,23 @@ class GraphNode:
         return stats_of(self.grad)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class TapeLine:
+    """One line of the tape: a node, what it binds, and how it was made from earlier lines."""
+
+    number: int  # 1-based: the `#n` other lines refer to it by
+    node: GraphNode
+    name: str  # the name it binds (z0, h0, ŷ, loss; W0 for a leaf); "" for none
+    expression: str  # the operation, unnamed earlier lines as `#n`; "" for a leaf
+
+    @property
+    def text(self) -> str:
+        """``name = expression``, or whichever of the two there is."""
+        if self.name and self.expression:
+            return f"{self.name} = {self.expression}"
+        return self.name or self.expression
+
+
 @dataclass(frozen=True)
 class Graph:
     """Nodes in breadth-first order from the root (node 0: the loss, or the prediction)."""
@@ -305,6 +354,61 @@ class Graph:
 
     def leaves(self) -> list[GraphNode]:
         return [n for n in self.nodes if n.is_leaf]
+
+    @cached_property
+    def tape(self) -> tuple[int, ...]:
+        """Node ids in forward order, the way the model's code reads: every leaf first (in
+        the order the forward pass first used them), then each operation after the nodes
+        it read, in the order the forward pass ran them; the root last.
+
+        Kahn's algorithm with a priority: always a valid order (inputs before their use),
+        and among the nodes ready, the one the forward pass ran first. A node no record
+        made (a hidden leaf, an operation inside another) goes just before its first use.
+        """
+        nodes = self.nodes
+        users: list[list[int]] = [[] for _ in nodes]
+        waiting = [0] * len(nodes)
+        for n in nodes:
+            for child in set(n.inputs):
+                users[child].append(n.id)
+                waiting[n.id] += 1
+
+        def key(n: GraphNode) -> tuple[int, float, int]:
+            if n.forward_order >= 0 and not n.is_leaf:
+                return (1, n.forward_order, n.id)
+            orders = [nodes[u].forward_order for u in users[n.id] if nodes[u].forward_order >= 0]
+            return (0 if n.is_leaf else 1, min(orders, default=math.inf) - 0.5, n.id)
+
+        ready = [key(n) for n in nodes if waiting[n.id] == 0]
+        heapq.heapify(ready)
+        order: list[int] = []
+        while ready:
+            i = heapq.heappop(ready)[2]
+            order.append(i)
+            for user in users[i]:
+                waiting[user] -= 1
+                if waiting[user] == 0:
+                    heapq.heappush(ready, key(nodes[user]))
+        return tuple(order)
+
+    def tape_lines(self) -> list[TapeLine]:
+        """The graph as a tape: one ``TapeLine`` per node, in ``tape`` order."""
+        number = {i: k + 1 for k, i in enumerate(self.tape)}
+        lines = []
+        for i in self.tape:
+            n = self.nodes[i]
+            if n.is_leaf:
+                lines.append(TapeLine(number[i], n, n.leaf or n.label, ""))
+                continue
+            if n.formula:
+                expression = "".join(
+                    part if k % 2 == 0 else (self.nodes[part].name or f"#{number[part]}")
+                    for k, part in enumerate(n.formula)
+                )
+            else:
+                expression = n.label
+            lines.append(TapeLine(number[i], n, n.name or "", expression))
+        return lines
 
     def first_nonfinite(self) -> GraphNode | None:
         """The operation whose output went inf/NaN first, in the order the forward pass ran."""
@@ -366,9 +470,28 @@ def _saved_attributes(node: Any) -> list[str]:
     return _SAVED_ATTRIBUTES[kind]
 
 
-def _saved(node: Any, storage_names: dict[int, str]) -> tuple[SavedTensor, ...]:
+def _formula(record: OpRecord, node_of_output: dict[int, int]) -> tuple[str | int, ...]:
+    """``GraphNode.formula`` from a record's: each reference made a node id. Empty when an
+    operand's node is not in this graph (then the label, with its names, is the formula)."""
+    parts: list[str | int] = []
+    for k, part in enumerate(record.formula):
+        if k % 2 == 0:
+            parts.append(part)
+            continue
+        node = node_of_output.get(record.refs[int(part)])
+        if node is None:
+            return ()
+        parts.append(node)
+    return tuple(parts)
+
+
+def _saved(
+    node: Any, storage_names: dict[int, str], storage_nodes: dict[int, int] | None = None
+) -> tuple[SavedTensor, ...]:
     """What a node keeps for backward. A saved tensor is a new object sharing the original's
-    storage, so it is named by its storage address, never by identity."""
+    storage, so it is named (and tied to its graph node) by its storage address, never by
+    identity."""
+    storage_nodes = storage_nodes or {}
     out = []
     for attribute in _saved_attributes(node):
         try:
@@ -379,8 +502,10 @@ def _saved(node: Any, storage_names: dict[int, str]) -> tuple[SavedTensor, ...]:
         if "_sym_" in name or name == "alpha":  # bookkeeping, not what the lesson is about
             continue
         if isinstance(value, torch.Tensor):
-            label = storage_names.get(value.data_ptr(), "") if value.numel() else ""
-            out.append(SavedTensor(name, tuple(value.shape), label))
+            address = value.data_ptr() if value.numel() else None
+            label = storage_names.get(address, "") if address is not None else ""
+            source = storage_nodes.get(address) if address is not None else None
+            out.append(SavedTensor(name, tuple(value.shape), label, source))
         elif value is not None:
             out.append(SavedTensor(name, None, _brief(value)))
     return tuple(out)
@@ -575,11 +700,28 @@ def _capture(
     records = recorder.records
     made_by = recorder._record_notes
     by_node = {id(r.node): (i, r) for i, r in enumerate(records)}
+    given = recorder.given
     storage_names = {
-        **{r.output.data_ptr(): r.expression for r in records if r.output.numel()},
+        **{
+            r.output.data_ptr(): given.get(r.output_id) or r.expression
+            for r in records
+            if r.output.numel()
+        },
         **storage_names,
     }
     walked = _walk(root.grad_fn)
+    node_of_output: dict[int, int] = {}  # a record's output id → its node's id
+    storage_nodes: dict[int, int] = {}  # a storage address → the node whose output it holds
+    for i, (node, _, _, _) in enumerate(walked):
+        if type(node).__name__ == ACCUMULATE_GRAD:
+            if node.variable.numel():
+                storage_nodes.setdefault(node.variable.data_ptr(), i)
+            continue
+        record = by_node.get(id(node), (-1, None))[1]
+        if record is not None:
+            node_of_output[record.output_id] = i
+            if record.output.numel():
+                storage_nodes.setdefault(record.output.data_ptr(), i)
     values = []  # what each node's norm is taken of: its output, or the leaf's value
     for node, _, _, _ in walked:
         if type(node).__name__ == ACCUMULATE_GRAD:
@@ -621,7 +763,8 @@ def _capture(
                 inputs=inputs,
                 forward_order=order,
                 name=recorder.given.get(record.output_id) if record else None,
-                saved=_saved(node, storage_names),
+                saved=_saved(node, storage_names, storage_nodes),
+                formula=_formula(record, node_of_output) if record else (),
                 no_grad_names=(
                     record.no_grad
                     if record is not None and len(record.no_grad) == no_grad
@@ -714,8 +857,167 @@ def retain_node_grads(live_nodes: list[Any], skip: Collection[int] = ()) -> dict
     return grads
 
 
-def to_dot(graph: Graph, title: str = "autograd") -> str:
-    """Graphviz source: arrows run from each node to the nodes its gradient flows on to."""
+GRAD_HEADER = "‖∇‖"
+"""The tape's gradient column: the norm of the gradient that flowed through each node."""
+
+MIN_EXPRESSION = 6
+"""An expression column narrower than this is dropped rather than cut to a stub."""
+
+
+@dataclass(frozen=True, slots=True)
+class TapeRow:
+    """One laid-out tape line: cells of (text, role), spaces included, that join into the
+    line a learner reads. Roles: number, mark, name, expression, kind, shape, grad, ""."""
+
+    line: TapeLine | None  # None for the header
+    cells: tuple[tuple[str, str], ...]
+
+    @property
+    def text(self) -> str:
+        return "".join(text for text, _ in self.cells).rstrip()
+
+
+def _shape(dims: tuple[int, ...]) -> str:
+    return "[" + "×".join(map(str, dims)) + "]"
+
+
+def _grad_bad(node: GraphNode) -> bool:
+    return node.grad_norm is not None and not math.isfinite(node.grad_norm)
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` in ``width`` characters, marked … where cut: after a whole word, or else
+    inside the first word but never inside a number, so a reference such as #12 is never
+    shown as #1 (``exp(#14)`` in 6: ``exp(…``)."""
+    if len(text) <= width:
+        return text
+    words = text.split(" ")
+    while words and len(" ".join(words)) + 1 > width:
+        words.pop()
+    if words:
+        return " ".join(words) + "…"
+    end = max(width - 1, 0)
+    while end > 0 and (text[end].isdigit() and (text[end - 1].isdigit() or text[end - 1] == "#")):
+        end -= 1
+    if end > 0 and text[end - 1] == "#":
+        end -= 1
+    return text[:end] + "…" if width > 0 else ""
+
+
+def tape_layout(lines: list[TapeLine], width: int | None = None) -> list[TapeRow]:
+    """The tape in aligned columns: a header, then one row per line.
+
+    Columns: line number and a ✗ mark (an inf/NaN value or gradient), ``name =
+    expression``, the node's class, the output's shape, and after backward ``‖∇‖``. In
+    ``width`` characters (None: no limit) the words give way, never a figure: first the
+    gaps narrow, then the expressions are cut after a whole word, then dropped (the names
+    stay), then the class column goes, and last the names are cut.
+    """
+    if not lines:
+        return []
+    number_w = len(str(max(line.number for line in lines)))
+    grads = any(line.node.grad_norm is not None for line in lines)
+    grad_texts = [
+        num(line.node.grad_norm) if line.node.grad_norm is not None else "" for line in lines
+    ]
+    grad_w = max(len(GRAD_HEADER), *map(len, grad_texts)) if grads else 0
+    shapes = [_shape(line.node.shape) for line in lines]
+    shape_w = max(len("shape"), *map(len, shapes))
+    kind_w = max(len("node"), *(len(line.node.kind) for line in lines))
+    text_full = max(len(line.text) for line in lines)
+    names_w = max(len(line.name) for line in lines)
+
+    def text_width(text: int | None) -> int:
+        """The ``name = expression`` column's width: ``text``, or the names' alone."""
+        return max(names_w if text is None else text, len("name"))
+
+    def total(gap: int, text: int | None, kind: bool) -> int:
+        out = number_w + 2 + text_width(text) + gap + shape_w  # number, mark, space
+        out += gap + kind_w if kind else 0
+        return out + (gap + grad_w if grads else 0)
+
+    gap, text, kind = 2, text_full, True
+    if width is not None:
+        fits = [
+            (g, t, k)
+            for g, t, k in (
+                (2, text_full, True),
+                (1, text_full, True),
+                (1, "cut", True),
+                (1, None, True),
+                (1, None, False),
+            )
+            if t == "cut" or total(g, t, k) <= width
+        ]
+        gap, text, kind = fits[0] if fits else (1, None, False)
+        if text == "cut":
+            room = width - total(1, 0, True)
+            text = room if room >= max(names_w, MIN_EXPRESSION) else None
+            if text is None:
+                kind = total(1, None, True) <= width
+    text_w = text_width(text)
+    spare = None if width is None else width - total(gap, text, kind)
+    if text is not None and (spare is None or spare >= len("name = expression") - text_w):
+        text_w = max(text_w, len("name = expression"))  # room to spare: the whole header
+    elif spare is not None and spare < 0:  # last: cut the names
+        text_w = max(1, text_w + spare)
+    space = " " * gap
+
+    def text_cells(line: TapeLine) -> list[tuple[str, str]]:
+        if text is None or not line.expression:
+            return [(_cut(line.name, text_w).ljust(text_w), "name")]
+        if not line.name:
+            return [(_cut(line.expression, text_w).ljust(text_w), "expression")]
+        room = text_w - len(line.name) - 3
+        fits = len(line.expression) <= room
+        shown = line.expression if fits else _cut(line.expression, room)
+        if not fits and (room < MIN_EXPRESSION or shown == "…"):  # no room to say much
+            return [(line.name.ljust(text_w), "name")]
+        return [(line.name, "name"), (" = ", ""), (shown.ljust(room), "expression")]
+
+    headers = ("name = expression", "name = expr", "name") if text is not None else ("name",)
+    header_text = next((h for h in headers if len(h) <= text_w), "name")
+    header: list[tuple[str, str]] = [
+        ("#".rjust(number_w) + "  ", "number"),
+        (_cut(header_text, text_w).ljust(text_w), "header"),
+    ]
+    if kind:
+        header += [(space, ""), ("node".ljust(kind_w), "header")]
+    header += [(space, ""), ("shape".ljust(shape_w), "header")]
+    if grads:
+        header += [(space, ""), (GRAD_HEADER.rjust(grad_w), "header")]
+    rows = [TapeRow(None, tuple(header))]
+    for line, shape, grad in zip(lines, shapes, grad_texts, strict=True):
+        n = line.node
+        bad = not n.finite or _grad_bad(n)
+        cells = [
+            (str(line.number).rjust(number_w), "number"),
+            ("✗" if bad else " ", "mark"),
+            (" ", ""),
+            *text_cells(line),
+        ]
+        if kind:
+            cells += [(space, ""), (n.kind.ljust(kind_w), "kind")]
+        cells += [(space, ""), (shape.ljust(shape_w), "shape")]
+        if grads:
+            cells += [(space, ""), (grad.rjust(grad_w), "grad")]
+        rows.append(TapeRow(line, tuple(cells)))
+    return rows
+
+
+def to_text(graph: Graph) -> str:
+    """The tape, as the Graph pane draws it with room for every column."""
+    return "\n".join(row.text for row in tape_layout(graph.tape_lines())) + "\n"
+
+
+def to_dot(graph: Graph, title: str = "autograd", bare: bool = False) -> str:
+    """Graphviz source: arrows run from each node to the nodes its gradient flows on to.
+
+    Each node reads like a tape line (``#6 z0 = #5 + b0``), with its class and shape, and
+    the norm of its value and of the gradient that flowed through it (after backward),
+    the figures ``draw_dot`` puts on every node; an inf/NaN node is filled red. ``bare``:
+    the class and shape only, the structure alone.
+    """
 
     def quote(text: str) -> str:
         """A DOT string: escape backslashes and quotes; a newline becomes DOT's line break."""
@@ -723,42 +1025,28 @@ def to_dot(graph: Graph, title: str = "autograd") -> str:
         return f'"{escaped}"'
 
     lines = [f"digraph {quote(title)} {{", "  rankdir=TB;", '  node [fontname="monospace"];']
-    for n in graph.nodes:
-        shape = "×".join(map(str, n.shape)) or "scalar"
-        if n.is_leaf:
-            label = f"{n.label} [{shape}]\n{n.kind}"
-            lines.append(
-                f"  n{n.id} [label={quote(label)}, shape=box, style=filled, fillcolor=lightblue];"
-            )
+    for line in graph.tape_lines():
+        n = line.node
+        shape = _shape(n.shape)
+        if bare:
+            label = f"{n.kind}\n{shape}"
         else:
-            label = f"{n.kind}\n{n.label}\n[{shape}]"
-            lines.append(f"  n{n.id} [label={quote(label)}, shape=box];")
+            value = (
+                f"value {num(n.value.item())}"
+                if n.value is not None and n.value.numel() == 1
+                else f"‖value‖ {num(n.value_norm)}"
+            )
+            figures = value + (
+                f"  {GRAD_HEADER} {num(n.grad_norm)}" if n.grad_norm is not None else ""
+            )
+            label = f"#{line.number} {line.text}\n{n.kind} {shape}\n{figures}"
+        style = "shape=box"
+        if not n.finite or _grad_bad(n):
+            style += ", style=filled, fillcolor=salmon"
+        elif n.is_leaf:
+            style += ", style=filled, fillcolor=lightblue"
+        lines.append(f"  n{n.id} [label={quote(label)}, {style}];")
     for n in graph.nodes:
         lines.extend(f"  n{n.id} -> n{child};" for child in n.inputs)
     lines.append("}")
     return "\n".join(lines) + "\n"
-
-
-def to_text(graph: Graph) -> str:
-    """An indented tree from the root, the way the Graph pane draws it, in aligned columns."""
-    rows: list[tuple[str, str, str]] = []
-    shown: set[int] = set()
-    stack: list[tuple[int, str, bool]] = [(0, "", True)]
-    while stack:
-        node_id, prefix, last = stack.pop()
-        n = graph.nodes[node_id]
-        branch = "" if node_id == 0 and not prefix else ("└ " if last else "├ ")
-        label = f"{n.name} = {n.label}" if n.name else n.label
-        shape = "[" + ("×".join(map(str, n.shape)) or "scalar") + "]"
-        again = "  (shown above)" if node_id in shown else ""
-        rows.append((f"{prefix}{branch}{n.kind}", label, shape + again))
-        if node_id in shown:
-            continue
-        shown.add(node_id)
-        child_prefix = prefix + ("" if not branch else ("  " if last else "│ "))
-        children = list(n.inputs)
-        for k, child in reversed(list(enumerate(children))):
-            stack.append((child, child_prefix, k == len(children) - 1))
-    left = max(len(r[0]) for r in rows) + 2
-    middle = max(len(r[1]) for r in rows) + 2
-    return "\n".join(f"{a:<{left}}{b:<{middle}}{c}".rstrip() for a, b, c in rows) + "\n"

@@ -86,19 +86,21 @@ class MlpTuiApp(App[int]):
         Binding("3", "tab('lesson')", "Lesson", show=False),
         Binding("p", "save_svg", "Screenshot", show=False),
         Binding("g", "export_dot", "Graph DOT", show=False),
+        Binding("t", "toggle_graph_view", "Tape/tree", show=False),
     ]
     KEY_HELP = [
         ("n", "next phase: zero_grad → forward → loss → backward → step"),
         ("s", "finish the current training step (or run one whole step)"),
-        ("c", "continue: train until paused (c again), a breakpoint or inf/NaN"),
-        ("b", "back one phase, restoring weights, grads, optimizer and RNG exactly"),
+        ("c", "continue: train until c again, a breakpoint or inf/NaN"),
+        ("b", "back one phase: weights, grads, optimizer, RNG restored"),
         ("z", "switch zero_grad() on/off (off: watch .grad accumulate)"),
         ("k", "heatmap colours: shared log scale ↔ per parameter"),
         ("l", "change the learning rate"),
         ("o", "open a scenario: the built-in course or a path (in a browser: no paths)"),
         ("r", "reset to the first step (a file with make(): build it again)"),
         ("1 2 3", "show the Loss, Tensor or Lesson tab"),
-        ("enter", "on a graph node: inspect its tensor"),
+        ("enter", "graph: inspect a node (tree: enter opens, space folds)"),
+        ("t", "graph as a tape (forward order) or as a tree"),
         ("p", "save a screenshot (SVG) in the current folder (in a browser: a new tab)"),
         ("g", "export the autograd graph as Graphviz DOT (in a browser: a download)"),
         ("?", "this help"),
@@ -268,6 +270,10 @@ class MlpTuiApp(App[int]):
     def action_tab(self, tab: str) -> None:
         if self.built is not None:
             self.view.show_tab(tab)
+
+    def action_toggle_graph_view(self) -> None:
+        if self.built is not None:
+            self.view.graph.toggle_view()
 
     def action_save_svg(self) -> None:
         self._export("Screenshot", "svg", self.export_screenshot)

@@ -5,23 +5,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from mlp_tui.trace.numbers import num
+
 if TYPE_CHECKING:  # torch stays unimported until a scenario loads
     from mlp_tui.session.report import Accuracy
 
-
-def num(value: float | None, digits: int = 4) -> str:
-    """A figure in at most ~9 characters: 0.1834, 1.2e-05, -3.1e+04, nan, —."""
-    if value is None:
-        return "—"
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    if value == 0:
-        return "0"
-    if 1e-3 <= abs(value) < 1e4:
-        return f"{value:.{digits}g}"
-    return f"{value:.{max(digits - 2, 1)}e}"
+__all__ = ["accuracy", "check", "log10", "num", "percent", "shape"]
 
 
 def shape(dims: tuple[int, ...] | list[int]) -> str:

@@ -100,6 +100,7 @@ def ran(work) -> dict[str, Result]:
         "summary": ("run", "xor"),
         "dot": ("graph", "xor", "--format", "dot"),
         "text": ("graph", "xor", "--format", "text"),
+        "bare": ("graph", "xor", "--format", "dot", "--bare"),
         "check_bad": ("check", "bad_key.toml"),
         "check_mixed": ("check", "good.toml", "bad_csv.toml"),
         "run_missing": ("run", "no_such_file.toml"),
@@ -242,17 +243,41 @@ def test_graph_dot_labels_break_lines(ran):
     assert "\\\\n" not in ran["dot"].stdout  # DOT's line break is \n, not \\n
 
 
-def test_graph_text_is_the_tree_the_graph_pane_draws(ran):
+def test_graph_dot_names_each_node_and_gives_its_value_and_gradient(ran):
+    dot = ran["dot"].stdout
+    labels = re.findall(r'\[label="([^"]*)"', dot)
+    assert any(label.startswith("#6 z0 = #5 + b0\\nAddBackward0 [200×4]") for label in labels)
+    assert any(label.startswith("#18 loss = mean(#17)\\nMeanBackward0 []") for label in labels)
+    assert all("‖∇‖" in label and "value" in label for label in labels)  # after backward
+
+
+def test_graph_bare_dot_is_the_structure_alone(ran):
+    result = ran["bare"]
+    assert result.returncode == 0 and result.stderr == ""
+    labels = re.findall(r'\[label="([^"]*)"', result.stdout)
+    assert len(labels) == len(re.findall(r'\[label="', ran["dot"].stdout))
+    assert not any("‖∇‖" in label or "value" in label or "=" in label for label in labels)
+    assert not any(name in result.stdout for name in ("W0", "z0", "loss"))
+
+
+def test_graph_text_is_the_tape_the_graph_pane_draws(ran):
+    """The same text as the pane's tape with room for every column (tests/ui checks the
+    pane against the session's graph)."""
+    from mlp_tui.scenarios import open_scenario
+    from mlp_tui.trace.graph import tape_layout
+
     result = ran["text"]
     assert result.returncode == 0 and result.stderr == ""
-    lines = result.stdout.splitlines()
-    assert lines[0].startswith("MeanBackward0")  # the root: the loss
-    assert any("MmBackward0" in line and "x @ W0" in line for line in lines)
-    leaves = [
-        line.split("AccumulateGrad")[1].split()[0] for line in lines if "AccumulateGrad" in line
-    ]
-    assert sorted(leaves) == ["W0", "W1", "b0", "b1"]
-    assert all(line.lstrip("│ ").startswith(("├ ", "└ ")) for line in lines[1:])
+    session = open_scenario("xor").session
+    for _ in range(4):
+        report = session.next_phase()
+    rows = tape_layout(report.graph.tape_lines())
+    assert result.stdout.splitlines() == [row.text for row in rows]
+    header, *lines = result.stdout.splitlines()
+    assert header.split() == ["#", "name", "=", "expression", "node", "shape", "‖∇‖"]
+    assert lines[-1].split()[:5] == ["18", "loss", "=", "mean(#17)", "MeanBackward0"]
+    leaves = [line.split()[1] for line in lines if "AccumulateGrad" in line]
+    assert leaves == ["W0", "b0", "W1", "b1"]
 
 
 def test_graph_of_a_typo_suggests_the_built_in(ran):

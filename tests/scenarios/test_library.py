@@ -491,6 +491,7 @@ def test_lr_too_high_blows_up_and_the_debugger_names_the_first_inf():
     assert earlier and all(n.stats.finite for n in earlier)
     assert any("h1 @ W2" in pf.message for pf in report.pitfalls if pf.kind == "nonfinite")
     says("lr-too-high", f"**{node.stats.nonfinite} of {math.prod(node.shape)}** entries")
+    says("lr-too-high", f"from h1 @ W2 (line {tape_number(graph, node)}) down to loss")
     says(
         "lr-too-high", f"largest number ({torch.finfo(torch.float32).max:.1e}".replace("e+", "·10^")
     )
@@ -617,6 +618,10 @@ def test_vanishing_first_layer_gradient_is_millions_of_times_smaller():
     says("vanishing", "between 0.48 and 0.52")
     h3 = report.activations[-1].stats
     says("vanishing", f"min {num(h3.min)} and max {num(h3.max)}")
+    (line,) = [line for line in report.graph.tape_lines() if line.name == "h3"]
+    below = len(report.graph.nodes) - line.number  # ↑ from the last line, loss
+    assert line.text == "h3 = σ(z3)" and below == 10
+    says("vanishing", f"↑ ten times, up to line {line.number}, h3 = σ(z3), the last sigmoid")
 
     last = trajectory(session, 300)[0][-1]
     assert last.step == 300
@@ -834,6 +839,48 @@ def test_iris_reads_named_species_from_the_csv_and_reaches_98_7_percent():
     says("iris", "from the update of step 16 on")
 
 
+# ------------------------------------------------------------------------ the graph's tape
+
+
+def tape_number(graph, node) -> int:
+    """The line of the Graph pane's tape that shows ``node``."""
+    return next(line.number for line in graph.tape_lines() if line.node is node)
+
+
+def tape_after(name: str, phases: int) -> dict[str, object]:
+    """Step 1's tape after ``phases`` phases: its lines by name, and by expression."""
+    session = open_scenario(name).session
+    for _ in range(phases):
+        report = session.next_phase()
+    lines = report.graph.tape_lines()
+    return {**{line.expression: line for line in lines}, **{line.name: line for line in lines}}
+
+
+def test_lessons_quote_the_lines_of_the_graph_tape():
+    """The tape's line numbers and references a lesson quotes, from the session's graph."""
+    moons = tape_after("moons", 3)  # zero_grad, forward, loss
+    mm = moons["x @ W0"].number
+    says("moons", f"{moons['z0'].text} (#{mm} is line {mm})", moons["ŷ"].text)
+    says("moons", f"{moons['loss'].text} is the last line")
+    assert moons["loss"].number == max(line.number for line in moons.values())
+    sine = tape_after("sine", 3)
+    error = sine["ŷ − y"].number
+    square = sine[f"#{error}²"]
+    says("sine", f"ŷ − y on line {error}, then {square.expression} (line {error} squared)")
+    says("sine", sine["loss"].text)
+    assert sine["loss"].expression == f"mean(#{square.number})"
+    non_leaf = tape_after("non-leaf", 3)
+    w0 = non_leaf["W0"]
+    assert w0.node.kind == "MulBackward0" and w0.expression.startswith("made before training")
+    says("non-leaf", f"W0 comes after them, on line {w0.number}: a MulBackward0")
+    session = open_scenario("non-leaf").session
+    for _ in range(3):
+        report = session.next_phase()
+    lines = report.graph.tape_lines()
+    leaves = [line.number for line in lines if line.node.is_leaf and line.name == "hidden leaf"]
+    assert leaves == [1, 2, 3, 4] and lines[4].name == "W0"  # four hidden leaves, then W0
+
+
 # ------------------------------------------------------------------------ every figure
 
 
@@ -875,15 +922,22 @@ LESSON_TESTS = {
         test_xor_question_b1_gradient_is_a_hundred_times_smaller_than_w1s,
         test_xor_reaches_ninety_percent_at_its_breakpoint_and_then_solves_it,
     ),
-    "moons": (test_moons_bends_its_boundary_beyond_what_a_line_can_do,),
+    "moons": (
+        test_moons_bends_its_boundary_beyond_what_a_line_can_do,
+        test_lessons_quote_the_lines_of_the_graph_tape,
+    ),
     "spiral": (test_spiral_needs_depth_and_the_scenario_has_enough,),
-    "sine": (test_sine_fits_the_curve_down_to_near_the_noise_floor,),
+    "sine": (
+        test_sine_fits_the_curve_down_to_near_the_noise_floor,
+        test_lessons_quote_the_lines_of_the_graph_tape,
+    ),
     "forgot-zero-grad": (
         test_forgot_zero_grad_accumulates_the_sum_of_every_step_gradient,
         test_forgot_zero_grad_trains_worse_than_its_zero_grad_twin,
     ),
     "non-leaf": (
         test_non_leaf_parameters_get_no_grad_and_are_named,
+        test_lessons_quote_the_lines_of_the_graph_tape,
         test_non_leaf_nothing_learns_in_fifty_steps,
     ),
     "lr-too-high": (

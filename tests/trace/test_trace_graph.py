@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from mlp_tui.scratch import mse_loss
-from mlp_tui.trace.graph import ACCUMULATE_GRAD, to_dot, to_text
+from mlp_tui.trace.graph import ACCUMULATE_GRAD, tape_layout, to_dot, to_text
+from mlp_tui.trace.numbers import num
 
 N = 16  # samples in the problem fixture's default batch
 
@@ -308,16 +309,57 @@ def test_to_dot_escapes_quotes_in_labels(problem, session_for):
     assert dot.startswith('digraph "my \\"graph\\"" {')
 
 
-def test_to_text_lists_every_node(problem, session_for):
+def test_to_dot_carries_names_shapes_and_value_and_gradient_summaries(problem, session_for):
+    session, report = _session_at(problem, session_for, 4)  # after backward
+    graph = report.graph
+    dot = to_dot(graph)
+    labels = dict(re.findall(r'^\s*n(\d+) \[label="([^"]*)"', dot, flags=re.M))
+    tape = {line.node.id: line for line in graph.tape_lines()}
+    for n in graph.nodes:
+        label = labels[str(n.id)].split("\\n")
+        line = tape[n.id]
+        assert label[0] == f"#{line.number} {line.text}"
+        assert label[1] == f"{n.kind} [{'×'.join(map(str, n.shape))}]"
+        # ‖value‖ and ‖∇‖, as torch computes them from the node's own tensors (a leaf:
+        # its parameter's); a one-number output is shown as itself.
+        if n.is_leaf:
+            figures = f"‖value‖ {num(dict(session.model.named_parameters())[n.leaf].detach().norm().item())}"
+        elif n.value.numel() == 1:
+            figures = f"value {num(n.value.item())}"
+        else:
+            figures = f"‖value‖ {num(n.value.norm().item())}"
+        assert label[2] == f"{figures}  ‖∇‖ {num(n.grad.norm().item())}"
+    named = {line.name for line in tape.values() if line.name and not line.node.is_leaf}
+    assert {"ŷ", "loss"} <= named
+    assert any(f"#{line.number} loss = " in dot for line in tape.values())
+
+
+def test_bare_dot_is_the_structure_alone(problem, session_for):
+    _, report = _session_at(problem, session_for, 4)
+    graph = report.graph
+    dot = to_dot(graph, bare=True)
+    for needle in ("‖∇‖", "value", "W0", "ŷ", "loss", "#"):
+        assert needle not in dot, needle
+    labels = re.findall(r'\[label="([^"]*)"', dot)
+    assert sorted(labels) == sorted(
+        f"{n.kind}\\n[{'×'.join(map(str, n.shape))}]" for n in graph.nodes
+    )
+    assert dot.count("->") == sum(len(n.inputs) for n in graph.nodes)
+
+
+def test_to_text_is_the_tape(problem, session_for):
     _, report = _session_at(problem, session_for, 3)
     graph = report.graph
-    text = to_text(graph)
-    lines = text.rstrip("\n").split("\n")
-    # A tree drawing: the root, then one line per edge (a node reached twice is not expanded).
-    assert len(lines) == 1 + sum(len(n.inputs) for n in graph.nodes)
-    assert lines[0].split()[0] == graph.root.kind
-    for n in graph.nodes:
-        assert any(n.kind in line and n.label in line for line in lines), (n.kind, n.label)
+    header, *lines = to_text(graph).rstrip("\n").split("\n")
+    assert header.split()[:2] == ["#", "name"] and header.split()[-2:] == ["node", "shape"]
+    assert len(lines) == len(graph.nodes)
+    for line, tape in zip(lines, graph.tape_lines(), strict=True):
+        assert line.split()[0] == str(tape.number)
+        assert tape.text in line and tape.node.kind in line
+    # Each node after the nodes it reads (forward order): the root last.
+    number = {t.node.id: t.number for t in graph.tape_lines()}
+    assert all(number[c] < number[n.id] for n in graph.nodes for c in n.inputs)
+    assert number[graph.root.id] == len(lines)
 
 
 # --------------------------------------------------------------------------- depth
@@ -345,7 +387,7 @@ def test_deep_network_graph_is_captured_without_recursion(problem, session_for):
     assert Counter(n.kind for n in graph.nodes) == Counter(type(n).__name__ for n, _, _ in walked)
     assert len(graph.leaves()) == 2 * (depth + 1)
     text = to_text(graph)
-    assert len(text.rstrip("\n").split("\n")) == 1 + sum(len(n.inputs) for n in graph.nodes)
+    assert len(text.rstrip("\n").split("\n")) == 1 + len(graph.nodes)
     dot = to_dot(graph)
     assert dot.count("->") == sum(len(n.inputs) for n in graph.nodes)
 
@@ -475,3 +517,46 @@ def test_inputs_without_grad_are_named_and_a_non_leaf_parameter_reads_by_name():
     assert made["W0"].kind == "MulBackward0" and made["W0"].shape == (2, 4)
     hidden = [nodes[i] for i in made["W0"].inputs]
     assert [(n.kind, n.label) for n in hidden] == [("AccumulateGrad", "hidden leaf")]
+
+
+def test_saved_tensors_and_references_point_at_their_nodes(problem, session_for):
+    _, report = _session_at(problem, session_for, 3)
+    graph = report.graph
+    tape = {line.node.id: line for line in graph.tape_lines()}
+    for n in graph.nodes:
+        for part in n.formula[1::2]:  # a reference is one of the node's own inputs
+            assert part in n.inputs
+            assert f"#{tape[part].number}" in tape[n.id].expression
+        for saved in n.saved:
+            if saved.node is None:
+                continue
+            source = graph.nodes[saved.node]
+            assert saved.shape == source.shape  # the saved tensor is that node's output
+            if saved.name == "result":
+                assert source is n  # tanh, exp, ... keep their own output
+            else:
+                assert saved.node in n.inputs or source.is_leaf
+    mm = next(n for n in graph.nodes if n.kind == "MmBackward0" and n.stage != "Linear 0")
+    (mat2,) = [t for t in mm.saved if t.name == "mat2"]
+    assert graph.nodes[mat2.node].is_leaf and mat2.value == graph.nodes[mat2.node].leaf
+
+
+def test_tape_layout_gives_way_word_by_word_and_never_cuts_a_figure(problem, session_for):
+    _, report = _session_at(problem, session_for, 4)  # after backward: a ‖∇‖ column
+    lines = report.graph.tape_lines()
+    full = tape_layout(lines)
+    widest = max(len(row.text) for row in full)
+    for width in range(24, widest + 3):
+        rows = tape_layout(lines, width)
+        assert len(rows) == len(lines) + 1
+        kinds_shown = any(n.node.kind in rows[k + 1].text for k, n in enumerate(lines))
+        for line, row in zip(lines, rows[1:], strict=True):
+            words = row.text.split()
+            assert len(row.text) <= width, (width, row.text)
+            assert words[0] == str(line.number)
+            assert f"[{'×'.join(map(str, line.node.shape))}]" in words
+            assert words[-1] == num(line.node.grad_norm)
+            if not kinds_shown:  # the class goes only once the expressions have gone
+                assert line.expression not in row.text or not line.expression
+        if width >= widest:
+            assert [row.text for row in rows] == [row.text for row in full]

@@ -367,12 +367,12 @@ def test_tab_keys_and_a_selected_graph_node_opens_in_the_tensor_tab():
                 assert tabs.active == tab
             await pilot.press("n", "n", "n")  # the graph is complete after the loss phase
             await settle(pilot)
-            await pilot.press("down", "enter")  # the graph tree has focus: its first line, the loss
+            await pilot.press("end", "enter")  # the graph's tape has focus: its last line, loss
             await pilot.pause()
             assert tabs.active == "tensor"
             pane = app.query_one(TensorPane)
             assert pane.border_title == "Tensor · loss (MeanBackward0)"
-            await pilot.press("1", "down", "enter")  # the next line, back from the Loss tab
+            await pilot.press("1", "up", "enter")  # the line above, back from the Loss tab
             await pilot.pause()
             assert tabs.active == "tensor"
             kinds = {n.kind for n in app.report.graph.nodes}

@@ -180,22 +180,30 @@ def test_moons_lesson():
         await me.press("n", "n")
         me.at(1, "forward")
         lines = me.graph
-        order = ("ŷ = (h1 @ W2) + b2", "h1 = relu(z1)", "h0 @ W1", "h0 = relu(z0)", "x @ W0")
+        order = ("x @ W0", "z0 = #7 + b0", "h0 = relu(z0)", "h0 @ W1", "ŷ = #13 + b2")
         rows = [next(i for i, line in enumerate(lines) if text in line) for text in order]
-        assert rows == sorted(rows)  # read from the bottom up: x @ W0 ... ŷ
-        me.says("x @ W0, + b0, relu, h0 @ W1, … up to ŷ = (h1 @ W2) + b2")
+        assert rows == sorted(rows)  # read from the top down: x @ W0 ... ŷ
+        assert lines[7].split()[:2] == ["7", "x"]  # #7 is line 7 (the header is row 0)
+        assert all(name in lines[k] for k, name in enumerate(("W0", "b0", "W1"), start=1))
+        me.says(
+            "then x @ W0, z0 = #7 + b0 (#7 is line 7), h0 = relu(z0), h0 @ W1, … down to ŷ = #13 + b2"
+        )
         await me.press("n")
         me.at(1, "loss")
         lines = me.graph
-        assert lines[0].startswith("▼ NegBackward0  loss")
+        assert lines[-1].split()[:4] == ["22", "loss", "=", "−#21"]
         assert any("GatherBackward0" in line for line in lines)
-        assert any("▶ MmBackward0  h1 @ W2" in line for line in lines)
-        me.says("▶ MmBackward0 h1 @ W2")
-        await me.press("down", "enter")
+        me.says("loss = −#21 is the last line")
+        await me.press("end", "enter")
         assert me.tab == "tensor"
-        assert me.tensor.startswith("loss = ")
+        assert me.tensor.startswith("#22  loss = −#21")
         me.says("the Tensor tab shows the loss, 0.9313")
         assert "0.9313" in me.tensor
+        await me.press("t")
+        assert me.graph[0].startswith("▼ NegBackward0  loss")
+        await me.press("t")
+        assert me.app.view.graph.view == "tape"
+        me.says("Press t to see the same graph as a tree", "t again brings back the tape")
         await me.press("1")
         assert me.tab == "loss" and me.app.view.loss.boundary_visible
         await me.press("s", "s", "s")
@@ -246,9 +254,11 @@ def test_sine_lesson():
     async def lesson(me: Learner) -> None:
         await me.press("n", "n", "n")
         me.at(1, "loss")
-        top = me.graph[:3]
-        assert "loss = mean((ŷ − y)²)" in top[0] and "(ŷ − y)²" in top[1] and "ŷ − y" in top[2]
-        me.says("loss = mean((ŷ − y)²), then (ŷ − y)², then ŷ − y")
+        bottom = me.graph[-3:]
+        assert bottom[0].split()[:4] == ["10", "ŷ", "−", "y"]
+        assert bottom[1].split()[:2] == ["11", "#10²"]
+        assert bottom[2].split()[:4] == ["12", "loss", "=", "mean(#11)"]
+        me.says("ŷ − y on line 10, then #10² (line 10 squared), then loss = mean(#11)")
         me.shows("status", "loss 0.1893")
         assert "acc" not in me.status  # regression: no classes to count
         await me.press("1", "c")
@@ -314,11 +324,17 @@ def test_non_leaf_lesson():
         assert me.tab == "tensor"
         me.shows("tensor", "is_leaf ✗", "grad_fn MulBackward0")
         lines = me.graph
-        mul = next(i for i, line in enumerate(lines) if "W0 = made before training" in line)
-        assert "MulBackward0" in lines[mul] and "x @ W0" in lines[mul - 1]
-        assert "AccumulateGrad hidden leaf" in lines[mul + 1]
-        me.says("W0 = made before training, not a leaf", "AccumulateGrad hidden leaf")
-        assert not any("AccumulateGrad W0" in line for line in lines)
+        leaves = [line.split() for line in lines if "AccumulateGrad" in line]
+        assert [words[1:3] for words in leaves] == [["hidden", "leaf"]] * 4
+        me.says("the AccumulateGrad lines, are four hidden leafs")
+        assert lines[5].split()[:5] == ["5", "W0", "=", "made", "before…"]
+        assert "MulBackward0" in lines[5]
+        graph = me.app.report.graph
+        w0 = graph.tape_lines()[4]
+        assert w0.text == "W0 = made before training, not a leaf"
+        reader = next(line for line in graph.tape_lines() if line.expression == "x @ W0")
+        assert w0.node.id in reader.node.inputs
+        me.says("W0 comes after them, on line 5: a MulBackward0", "W0 = made before…")
         await me.press("n")
         me.at(1, "step")
         assert me.delta.count("no gradient: not updated") == 4
@@ -355,22 +371,29 @@ def test_lr_too_high_lesson():
         me.at(7, "loss")
         me.shows("status", "loss nan", "■ inf/NaN")
         me.shows("note", "h1 @ W2", "281 of 3200")
-        lines = me.graph
-        bad = next(i for i, line in enumerate(lines) if "MmBackward0  h1 @ W2" in line)
-        assert all("inf/NaN" in line for line in lines[: bad + 1] if "AccumulateGrad" not in line)
-        tree = me.app.view.graph.tree
-        assert "h1 @ W2" in tree.cursor_node.label.plain  # the cursor is on it
-        assert lines[bad].startswith(" " * 18 + "▶ ")  # folded: the net below it
-        await me.press("space")
-        lines = me.graph
-        assert lines[bad].startswith(" " * 18 + "▼ ")
-        assert "h1 = leaky_relu(z1)" in lines[bad + 1] and "✗" not in lines[bad + 1]
-        me.says("press space to open it", "h1 = leaky_relu(z1), carries no ✗")
-        graph = me.app.report.graph  # what the folded lines hold: finite down to x @ W0
+        _, *lines = me.graph
+        bad = next(i for i, line in enumerate(lines) if "h1 @ W2" in line)
+        assert lines[bad].startswith("15✗ h1 @ W2")
+        me.says("from h1 @ W2 (line 15) down to loss is marked ✗")
+        assert all(line[:3].endswith("✗") for line in lines[bad:])
+        assert not any("✗" in line for line in lines[:bad])
+        assert "h1 = leaky_relu(z1)" in lines[bad - 1]
+        me.says("the line above, h1 = leaky_relu(z1), carries no ✗", "up to x @ W0")
+        graph_pane = me.app.view.graph
+        assert graph_pane.tape.cursor_line.expression == "h1 @ W2"  # the cursor is on it
+        graph = me.app.report.graph  # finite up to x @ W0
         first = graph.first_nonfinite()
         assert all(n.finite for n in graph.nodes if n.forward_order < first.forward_order)
         await me.press("enter")
-        assert me.tab == "tensor" and me.tensor.startswith("h1 @ W2")
+        assert me.tab == "tensor" and me.tensor.startswith("#15  h1 @ W2")
+        await me.press("t")
+        tree = graph_pane.tree
+        assert tree.cursor_node.data.node_id == first.id
+        parent = tree.cursor_node.parent
+        while not parent.is_root:  # the way from loss down to it is open
+            assert parent.is_expanded
+            parent = parent.parent
+        me.says("Press t for the tree: it opens the way from loss down to h1 @ W2")
 
         await me.press("r")
         assert "ready" in me.status
@@ -404,10 +427,11 @@ def test_dead_relu_lesson():
         assert "■ breakpoint" in me.status
         me.says("the forward of step 6", "8 of 16 units", "15 of the 16")
         assert "Stopped at step 6: Half of h0's units output 0" in me.note
-        await me.press("2", "down", "down", "down")
-        assert "h1 = relu(z1)" in me.app.view.graph.tree.cursor_node.label.plain
+        await me.press("2", "end", "up", "up")
+        assert me.app.view.graph.tape.cursor_line.text == "h1 = relu(z1)"
+        me.says("then end and ↑ twice to reach the line h1 = relu(z1)")
         await me.press("enter")
-        assert me.tab == "tensor" and me.tensor.startswith("h1 = relu(z1)")
+        assert me.tab == "tensor" and "h1 = relu(z1)" in me.tensor.split("\n")[0]
         me.shows("tensor", "ReLU units that output 0 for every sample of this batch: 15 of 16")
         assert "93.8%" in me.tensor  # zeros: 15 whole columns of 16
         await me.press("c")
@@ -450,13 +474,13 @@ def test_vanishing_lesson():
         for name, norm in table.items():
             assert re.search(rf"^{name} \[\S+\]  ‖g‖ {re.escape(norm)} ", me.grad, re.M)
             me.says(f"| {name} | {norm} |")
-        await me.press(*["down"] * 7)
-        assert "▶ MmBackward0  h3 @ W4" in me.graph[6]
-        me.says("▶ MmBackward0 h3 @ W4")
-        await me.press("space", "down")
-        assert "h3 = σ(z3)" in me.app.view.graph.tree.cursor_node.label.plain
+        await me.press("end", *["up"] * 10)
+        line = me.app.view.graph.tape.cursor_line
+        assert (line.number, line.text) == (22, "h3 = σ(z3)")
+        assert me.graph[22].startswith("22  h3 = σ(z3)")
+        me.says("press end (the last line, loss), then ↑ ten times, up to line 22, h3 = σ(z3)")
         await me.press("enter")
-        assert me.tab == "tensor" and me.tensor.startswith("h3 = σ(z3)")
+        assert me.tab == "tensor" and me.tensor.startswith("#22  h3 = σ(z3)")
         assert re.search(r"^min\s+0\.4912 ", me.tensor, re.M)
         assert re.search(r"^max\s+0\.5077 ", me.tensor, re.M)
         me.says("min 0.4912 and max 0.5077")
@@ -560,8 +584,8 @@ def test_iris_lesson():
         await me.press("n", "n")
         me.at(1, "forward")
         lines = me.graph
-        assert any("x @ W0  [150×16]" in line for line in lines)
-        assert any("AccumulateGrad W0  [4×16]" in line for line in lines)
+        assert any("x @ W0" in line and "[150×16]" in line for line in lines)
+        assert any(line.split()[1] == "W0" and "[4×16]" in line for line in lines[1:])
         me.says("x @ W0 makes a [150×16]", "W0 [4×16]")
         await me.press("2")
         assert me.tab == "tensor"

@@ -107,6 +107,7 @@ def test_graph_node_is_not_a_leaf() -> None:
     _, reports = xor_reports(4)
     backward = reports[-1]
     tanh = next(n for n in backward.graph.nodes if n.kind == "TanhBackward0")
+    tape = {line.name or line.expression: line.number for line in backward.graph.tape_lines()}
 
     async def test(pilot, pane: TensorPane) -> None:
         pane.show(backward)
@@ -114,9 +115,14 @@ def test_graph_node_is_not_a_leaf() -> None:
         await pilot.pause()
         assert pane.border_title == "Tensor · h0 (TanhBackward0)"
         text = pane.text()
+        h0, z0, mm = tape["h0"], tape["z0"], tape["h0 @ W1"]
+        assert text.startswith(f"#{h0}  h0 = tanh(z0)  ·  TanhBackward0  ·  Tanh 0\n")
         assert "is_leaf ✗  requires_grad ✓  grad_fn TanhBackward0" in text
         assert NON_LEAF_NODE_NOTE in text
-        assert "Saved for backward: result = tanh(z0) [200×4]." in text
+        # What it saved, what it read and who read it: as lines of the tape.
+        assert f"Saved for backward: result = h0 (#{h0}) [200×4]." in text
+        assert f"Inputs (its ∇ flows on to them): z0 (#{z0})." in text
+        assert f"Read by (its ∇ adds up what they send back): #{mm} (h0 @ W1)." in text
         assert "backward() has freed the saved tensors" in text
         assert "output [200×4] · showing 64 of 200 rows" in text
         grad = pane.query_one("#tensor-grad", DataTable)
@@ -167,7 +173,9 @@ def test_inspected_node_follows_reports_and_says_when_gone() -> None:
         await pilot.pause()
         again = next(n for n in report.graph.nodes if n.label == "h0 @ W1")
         assert "grad_fn MmBackward0" in pane.text()
-        assert "Saved for backward: mat2 = W1 [4×1], self = tanh(z0) [200×4]." in pane.text()
+        tape = {line.name: line.number for line in report.graph.tape_lines()}
+        saved = f"mat2 = W1 (#{tape['W1']}) [4×1], self = h0 (#{tape['h0']}) [200×4]."
+        assert f"Saved for backward: {saved}" in pane.text()
         values = pane.query_one("#tensor-values", DataTable)
         assert numbers(values)[0] == [float(fmt.num(again.value[0, 0].item()))]
 
@@ -290,5 +298,26 @@ def test_an_activation_node_counts_its_dead_units() -> None:
         text = " ".join(pane.text().split())
         assert f"output 0 for every sample of this batch: {dead} of {units}" in text
         assert "a dead ReLU passes no gradient" in text
+
+    run(test)
+
+
+def test_a_small_node_is_shown_whole_with_the_lines_that_read_it() -> None:
+    session, reports = xor_reports(4)
+    backward = reports[-1]
+    w1 = next(n for n in backward.graph.nodes if n.leaf == "W1")
+    tape = {line.name or line.expression: line.number for line in backward.graph.tape_lines()}
+    grad = dict(session.model.named_parameters())["W1"].grad  # [4×1]: 4 numbers
+
+    async def test(pilot, pane: TensorPane) -> None:
+        pane.show(backward)
+        pane.inspect_node(w1)
+        await pilot.pause()
+        text = pane.text()
+        assert text.startswith(f"#{tape['W1']}  W1  ·  AccumulateGrad")
+        assert f"Read by (its ∇ adds up what they send back): #{tape['h0 @ W1']} (h0 @ W1)." in text
+        assert "Inputs" not in text  # a leaf reads nothing
+        flowed = pane.query_one("#tensor-grad", DataTable)
+        assert numbers(flowed) == [[float(fmt.num(v))] for v in grad.flatten().tolist()]
 
     run(test)

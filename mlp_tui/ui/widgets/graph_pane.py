@@ -1,15 +1,18 @@
-"""The autograd graph of the current forward pass, as a collapsible tree.
+"""The autograd graph of the current forward pass: a tape by default, a tree on ``t``.
 
-Why a tree: ``backward()`` walks the graph from the root (the loss, or the prediction after
-forward) down ``next_functions`` to the leaves, and a learner reads it the same way. The graph
-is a DAG, not a tree: the prediction ŷ feeds several parts of a loss. A node reached again is
-drawn once in full; later occurrences say "↑ see above" and have no children.
+The tape (``GraphTape``) lists one node a line in forward order, inputs first and the loss
+last, each line naming the earlier lines it read: how the model's code reads, and how a
+learner checks the chain rule line by line. The tree shows the same graph the way
+``backward()`` walks it, from the root down ``next_functions`` to the leaves. The graph is
+a DAG, not a tree: the prediction ŷ feeds several parts of a loss. In the tree a node
+reached again is drawn once in full; later occurrences say "↑ see above" and have no
+children. Only the view on screen is drawn; the other catches up when ``t`` shows it.
 
 Why keys: the graph is rebuilt on every forward pass, so ``GraphNode.id`` and the Textual
-tree nodes are new each time. What a learner collapsed must stay collapsed, so each line is
-keyed by ``(stage, kind, label, occurrence)`` (see ``node_keys``), stable from step to step,
-and the expanded/collapsed choices are remembered by key. When the next report has the same
-shape of tree (every step after the first), the labels are updated in place and nothing is
+tree nodes are new each time. Where the learner left the cursor, and what they collapsed
+in the tree, must stay, so each node is keyed by ``(stage, kind, label, occurrence)`` (see
+``node_keys``), stable from step to step. When the next report has the same shape of
+tree (every step after the first), the tree's labels are updated in place and nothing is
 rebuilt: the cursor and scroll position stay where they were.
 """
 
@@ -31,6 +34,7 @@ from textual.widgets.tree import TreeNode
 from mlp_tui.session.report import Report
 from mlp_tui.trace.graph import Graph, GraphNode
 from mlp_tui.ui import format as fmt
+from mlp_tui.ui.widgets.graph_tape import GraphTape
 
 NodeKey = tuple[str, str, str, int]
 """(stage, kind, label, occurrence): names one graph node across forward passes."""
@@ -68,7 +72,7 @@ class _Line:
 
 class _GraphTree(Tree[_Line]):
     """The Tree, set up for the graph: no root line of its own (the graph's root is the
-    first line), compact guides, and enter that selects without folding (space folds)."""
+    first line), compact guides; enter selects a line and opens it (space folds)."""
 
     DEFAULT_CSS = """
     _GraphTree {
@@ -86,11 +90,12 @@ class _GraphTree(Tree[_Line]):
 
 
 class GraphPane(Vertical):
-    """The autograd graph of the current step, from the root down to the parameters.
+    """The autograd graph of the current step, as a tape (``view == "tape"``) or a tree.
 
-    Each line: PyTorch's node class, ``name = expression``, the output's shape and, after
-    backward, ∇ (the norm of the gradient that flowed into the node). Leaves are marked ◆.
-    Space folds a line, enter selects it (``GraphPane.NodeSelected``).
+    Tape lines: number (✗ for an inf/NaN), ``name = expression``, PyTorch's node class,
+    shape and, after backward, ‖∇‖ (the norm of the gradient that flowed into the node).
+    Tree lines: the node class, ``name = expression``, shape and ∇, leaves marked ◆; space
+    folds a line. In both, enter selects the line's node (``GraphPane.NodeSelected``).
     """
 
     DEFAULT_CSS = """
@@ -162,10 +167,21 @@ class GraphPane(Vertical):
         """The key of the line the cursor was on, to put it back after a rebuild."""
         self._styles: dict[str, Style] = {}
         """The component classes' styles, read once per theme."""
+        self.view = "tape"
+        """What draws the graph: "tape" or "tree" (``toggle_view``)."""
+        self._stale: set[str] = set()
+        """Views not drawn since the report changed (the hidden one)."""
+        self._tape_key: NodeKey | None = None
+        """The key of the tape line the cursor was on, to find it in the next graph."""
+        self._was_bad = False
+        """The tape last drawn had an inf/NaN output (the cursor went to the first)."""
 
     def compose(self) -> ComposeResult:
         yield Static(HINT, id="graph-hint")
-        yield _GraphTree(id="graph-tree")
+        yield GraphTape(id="graph-tape")
+        tree = _GraphTree(id="graph-tree")
+        tree.display = False
+        yield tree
 
     def on_mount(self) -> None:
         self._draw()
@@ -174,6 +190,11 @@ class GraphPane(Vertical):
     def tree(self) -> Tree[_Line]:
         """The Tree widget inside (focus it to move with the keys)."""
         return self.query_one("#graph-tree", Tree)
+
+    @property
+    def tape(self) -> GraphTape:
+        """The tape widget inside."""
+        return self.query_one("#graph-tape", GraphTape)
 
     @property
     def graph(self) -> Graph | None:
@@ -189,18 +210,58 @@ class GraphPane(Vertical):
             self._draw()
 
     def focus(self, scroll_visible: bool = True) -> Self:
-        """Focus the tree inside: the pane itself takes no keys."""
-        trees = self.query("#graph-tree")
-        if trees:
-            trees.first().focus(scroll_visible)
+        """Focus the view inside (tape or tree): the pane itself takes no keys."""
+        views = self.query(f"#graph-{self.view}")
+        if views:
+            views.first().focus(scroll_visible)
         return self
 
+    def toggle_view(self) -> None:
+        """Switch between the tape and the tree, keeping the cursor on the same node (in
+        the tree, the lines above it open)."""
+        had_focus = self.has_focus_within
+        node = self._cursor_node()
+        self.view = "tree" if self.view == "tape" else "tape"
+        self.tape.display = self.view == "tape"
+        self.tree.display = self.view == "tree"
+        self._title()
+        if self.view in self._stale:
+            self._draw()
+        if node is not None:
+            if self.view == "tree":
+                self.call_after_refresh(self.select_node, node.id)
+            else:
+                self.select_node(node.id)
+        if had_focus:
+            self.focus()
+
+    def _cursor_node(self) -> GraphNode | None:
+        """The node under the cursor of the view on screen."""
+        if self._graph is None:
+            return None
+        if self.view == "tape":
+            line = self.tape.cursor_line
+            return line.node if line is not None else None
+        cursor = self.tree.cursor_node
+        if cursor is None or cursor.data is None or cursor.data.node_id is None:
+            return None
+        return self._graph.nodes[cursor.data.node_id]
+
     def select_node(self, node_id: int) -> bool:
-        """Move the cursor to graph node ``node_id``, opening the lines above it.
+        """Move the cursor to graph node ``node_id`` (in the tree, opening the lines above
+        it).
 
         Does not post ``NodeSelected`` (the caller already has the node). Returns False
         when the node is not in the drawn graph.
         """
+        if self.view == "tape":
+            lines = self.tape.lines
+            index = next((k for k, line in enumerate(lines) if line.node.id == node_id), None)
+            if index is None:
+                return False
+            self.tape.move_to(index)
+            self._tape_key = self._keys[node_id] if node_id < len(self._keys) else None
+            return True
         line = self._first.get(node_id)
         if line is None:
             return False
@@ -216,7 +277,10 @@ class GraphPane(Vertical):
         return True
 
     def line_texts(self) -> list[str]:
-        """The visible lines as plain text (what a learner reads), top to bottom."""
+        """The view's lines as plain text (what a learner reads), top to bottom, whether
+        scrolled into view or not: the tape's header and lines, or the tree's open lines."""
+        if self.view == "tape":
+            return self.tape.row_texts() if self._graph is not None else []
         tree = self.tree
         out = []
         for y in range(tree.last_line + 1):
@@ -245,10 +309,19 @@ class GraphPane(Vertical):
     @on(Tree.NodeSelected)
     def _selected(self, event: Tree.NodeSelected[_Line]) -> None:
         event.stop()
+        if event.node.allow_expand and not event.node.is_expanded:
+            event.node.expand()  # enter opens a line as well as inspecting it
         line = event.node.data
         if self._graph is None or line is None or line.node_id is None:
             return
         self.post_message(self.NodeSelected(self._graph.nodes[line.node_id]))
+
+    @on(GraphTape.Selected)
+    def _tape_selected(self, event: GraphTape.Selected) -> None:
+        event.stop()
+        if self._keys and event.node.id < len(self._keys):
+            self._tape_key = self._keys[event.node.id]
+        self.post_message(self.NodeSelected(event.node))
 
     # -- drawing --------------------------------------------------------------------
 
@@ -266,23 +339,67 @@ class GraphPane(Vertical):
         super().notify_style_update()
         self._styles.clear()
 
+    def _title(self) -> None:
+        report, graph = self._report, self._graph
+        if report is None:
+            self.border_title = "Graph"
+            self.border_subtitle = ""
+            return
+        title = f"Graph · {self.view}"  # the status bar says the step and phase
+        self.border_title = title if graph is None else f"{title} · {len(graph.nodes)} nodes"
+        other = "tree" if self.view == "tape" else "tape"
+        bad = _first_bad(graph) if graph is not None else None
+        where = ""
+        if bad is not None:
+            number = next(line.number for line in graph.tape_lines() if line.node.id == bad.id)
+            what = "inf/NaN" if not bad.finite else "inf/NaN ∇"
+            where = f"✗ first {what}: #{number} {bad.name or bad.label} · "
+        self.border_subtitle = f"{where}t: {other}"
+
     def _draw(self) -> None:
         report = self._report
         graph = None if report is None else report.graph
         hint = self.query_one("#graph-hint", Static)
-        tree = self.tree
+        previous_keys = self._keys
+        if self._graph is not None and self.view == "tape":
+            self._remember_tape_cursor(previous_keys)
         self._graph = graph
+        self._keys = node_keys(graph) if graph is not None else []
+        self._title()
+        self._stale = {"tape", "tree"} - {self.view}
         if report is None or graph is None:
-            # The tree stays displayed (empty), so it keeps the focus between steps.
-            self.border_title = "Graph" if report is None else f"Graph · {report.position}"
+            # The views stay displayed (empty), so they keep the focus between steps.
             hint.display = True
             self._remember_cursor()
-            tree.clear()
-            self._shape, self._lines, self._first, self._keys = None, [], {}, []
+            self.tree.clear()
+            self.tape.set_lines([])
+            self._shape, self._lines, self._first = None, [], {}
             return
         hint.display = False
-        self.border_title = f"Graph · {report.position} · {len(graph.nodes)} nodes"
-        self._keys = node_keys(graph)
+        if self.view == "tape":
+            self._draw_tape(graph)
+        else:
+            self._draw_tree(graph)
+
+    def _remember_tape_cursor(self, keys: list[NodeKey]) -> None:
+        line = self.tape.cursor_line
+        if line is not None and line.node.id < len(keys):
+            self._tape_key = keys[line.node.id]
+
+    def _draw_tape(self, graph: Graph) -> None:
+        lines = graph.tape_lines()
+        keys = self._keys
+        bad = _first_bad(graph)
+        if bad is not None and not self._was_bad:  # it just went bad: show where
+            self._tape_key = keys[bad.id]
+        self._was_bad = bad is not None
+        cursor = next(
+            (k for k, line in enumerate(lines) if keys[line.node.id] == self._tape_key), 0
+        )
+        self.tape.set_lines(lines, cursor)
+
+    def _draw_tree(self, graph: Graph) -> None:
+        tree = self.tree
         entries = self._layout(graph)
         shape = tuple((e.key, e.repeat, e.depth, text) for e, text in entries)
         if shape == self._shape:
@@ -297,6 +414,15 @@ class GraphPane(Vertical):
             return
         self._rebuild(tree, graph, entries)
         self._shape = shape
+        # Open the way to where the learner is, or else to where the numbers went bad.
+        cursor = tree.cursor_node
+        target = None
+        if cursor is not None and cursor.data is not None and cursor.data.node_id is not None:
+            target = cursor.data.node_id
+        elif (bad := _first_bad(graph)) is not None:
+            target = bad.id
+        if target is not None:
+            self.select_node(target)
 
     def _layout(self, graph: Graph) -> list[tuple[_Line, str]]:
         """The tree's lines in drawing order (depth first, inputs in order), iteratively:
@@ -402,3 +528,9 @@ class GraphPane(Vertical):
                 self._style("bad" if grad_bad else "grad"),
             )
         return label
+
+
+def _first_bad(graph: Graph) -> GraphNode | None:
+    """Where the numbers first went inf/NaN: an output in the forward pass, or else a
+    gradient in backward."""
+    return graph.first_nonfinite() or graph.first_nonfinite_grad()

@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Static
 
 from mlp_tui.session.phases import Phase
 from mlp_tui.session.report import ParameterView, Report
-from mlp_tui.trace.graph import GraphNode
+from mlp_tui.trace.graph import Graph, GraphNode, TapeLine
 from mlp_tui.trace.stats import TensorStats, tensor_stats
 from mlp_tui.ui import format as fmt
 from mlp_tui.ui.widgets.graph_pane import NodeKey, node_keys
@@ -274,9 +274,17 @@ class TensorPane(VerticalScroll):
                 notes=[f"This node is not in the current graph. {why}"],
             )
         self._node_given = node
+        lines = {line.node.id: line for line in graph.tape_lines()} if graph is not None else {}
         if node.is_leaf:
-            return self._resolve_leaf_node(node)
-        name = f"{node.name} = {node.label}" if node.name else node.label
+            s = self._resolve_leaf_node(node)
+            if node.id in lines:
+                s.heading = f"#{lines[node.id].number}  {s.heading}"
+            s.notes += _links(node, graph, lines)
+            return s
+        line = lines.get(node.id)
+        name = f"#{line.number}  {line.text}" if line is not None else node.label
+        if node.name and node.formula and "·" not in node.label:
+            name += f"  ({node.name} = {node.label})"  # `z0 = #5 + b0`, spelled out
         after_backward = node.grad is not None
         s = _Subject(
             title=f"Tensor · {node.name or node.label} ({node.kind})",
@@ -293,12 +301,15 @@ class TensorPane(VerticalScroll):
             ],
             notes=[NON_LEAF_NODE_NOTE],
         )
+        s.notes += _links(node, graph, lines)
         if node.no_grad_names:
             names = ", ".join(node.no_grad_names)
             s.notes.append(f"Inputs that need no gradient: {names}.")
         if node.saved:
             saved = ", ".join(
-                f"{t.name} = {t.value or '·'}" + (f" {fmt.shape(t.shape)}" if t.shape else "")
+                f"{t.name} = "
+                + (_reference(lines[t.node]) if t.node in lines else t.value or "·")
+                + (f" {fmt.shape(t.shape)}" if t.shape else "")
                 for t in node.saved
             )
             s.notes.append(f"Saved for backward: {saved}.")
@@ -470,6 +481,35 @@ class TensorPane(VerticalScroll):
     def _join(cells: list[str], widths: list[int]) -> str:
         """One table row as one right-aligned string (see ``_fill``)."""
         return "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))
+
+
+def _reference(line: TapeLine) -> str:
+    """A tape line as other text names it: ``h0 (#7)``, or ``#5 x @ W0`` when unnamed."""
+    if line.name:
+        return f"{line.name} (#{line.number})"
+    return f"#{line.number} ({line.expression})"
+
+
+def _links(node: GraphNode, graph: Graph | None, lines: dict[int, TapeLine]) -> list[str]:
+    """Where the node's inputs are on the tape, and which lines read it: the ∇ into a node
+    is the sum over the lines that read it, and flows on to its inputs."""
+    if graph is None or node.id >= len(graph.nodes):
+        return []
+    notes = []
+    inputs = [lines[i] for i in dict.fromkeys(node.inputs) if i in lines]
+    if inputs:
+        notes.append("Inputs (its ∇ flows on to them): " + ", ".join(map(_reference, inputs)) + ".")
+    users = sorted(
+        (lines[n.id] for n in graph.nodes if node.id in n.inputs and n.id in lines),
+        key=lambda line: line.number,
+    )
+    if users:
+        notes.append(
+            "Read by (its ∇ adds up what they send back): "
+            + ", ".join(map(_reference, users))
+            + "."
+        )
+    return notes
 
 
 def activation_notes(report: Report | None, name: str | None) -> list[str]:
