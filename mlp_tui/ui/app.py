@@ -75,6 +75,7 @@ class MlpTuiApp(App[int]):
         Binding("l", "learning_rate", "lr"),
         Binding("o", "open", "Open"),
         Binding("r", "reset", "Reset"),
+        Binding("y", "toggle_log_scale", "Log y", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         # Textual binds ctrl+c to "copy" in inputs and elsewhere only to a hint: here it quits.
@@ -95,6 +96,7 @@ class MlpTuiApp(App[int]):
         ("o", "open a scenario (built-in course or a path)"),
         ("r", "reset the scenario to its first step"),
         ("1 2 3", "show the Loss, Tensor or Lesson tab"),
+        ("y", "loss curve: y axis linear ↔ log scale"),
         ("enter", "on a graph node: inspect its tensor"),
         ("p", "save a screenshot (SVG) in the current folder"),
         ("g", "export the autograd graph as Graphviz DOT"),
@@ -233,6 +235,11 @@ class MlpTuiApp(App[int]):
     def action_tab(self, tab: str) -> None:
         if self.built is not None:
             self.view.show_tab(tab)
+
+    def action_toggle_log_scale(self) -> None:
+        if self.built is not None:
+            log = self.view.loss.toggle_log_scale()
+            self.say(f"loss curve: {'log' if log else 'linear'} y axis", timeout=2)
 
     def action_save_svg(self) -> None:
         self._export("Screenshot", "svg", self.export_screenshot)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
-from mlp_tui.ui.format import accuracy, num
+from mlp_tui.ui.format import accuracy, num, percent
 
 if TYPE_CHECKING:  # torch stays unimported until the scenario loads
     from mlp_tui.session.report import Report
@@ -46,6 +46,8 @@ class StatusBar(Static):
             text.append(f" · loss {num(report.loss)}")
         if report.accuracy is not None:
             text.append(f" · acc {accuracy(report.accuracy)}")
+        if report.test_accuracy is not None:
+            text.append(f" · test {percent(report.test_accuracy)}")
         text.append(f" · lr {num(report.lr)}")
         if not report.zero_grad:
             text.append(" · zero_grad OFF", style="bold yellow")
