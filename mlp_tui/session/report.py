@@ -138,6 +138,8 @@ class Boundary:
     points: torch.Tensor = field(repr=False)  # (samples, 2) the data
     labels: torch.Tensor = field(repr=False)  # (samples,) class index (or target value)
     classification: bool
+    features: tuple[int, int] = (0, 1)  # x's columns on the two axes; any other at its mean
+    inputs: int = 2  # x's width: more than 2, the boundary is a slice through the mean
 
 
 @dataclass(frozen=True)

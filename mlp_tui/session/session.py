@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from mlp_tui.scratch import MLP, Linear, Optimizer
+from mlp_tui.session import pictures
 from mlp_tui.session.breakpoints import Breakpoint
 from mlp_tui.session.capture import FullCapture
 from mlp_tui.session.figures import CorrectFn, Figures, Watcher, accuracy_of
@@ -148,6 +149,7 @@ class Session:
         self._own_versions = self._versions()
         self._retain_graph = not all(p.is_leaf for p in self.params)
         self._boundary: tuple[tuple, Boundary | Fit] | None = None
+        self._plane: tuple[int, int] | None = None  # the features a boundary is drawn over
 
     # ----------------------------------------------------------------- public controls
 
@@ -291,39 +293,29 @@ class Session:
 
     @torch.no_grad()
     def boundary(self, columns: int = 60, rows: int = 30) -> Boundary | Fit | None:
-        """What the model computes over its input space, when that can be drawn: predictions
-        over a grid spanning 2-D data (a decision boundary), or ŷ(x) along the one input of a
-        1-D regression (a ``Fit``, ``columns`` points). Asked for after every phase, it is
-        computed again only when the weights have changed."""
-        one_d = self.x.shape[1] == 1 and self.correct is None and self.y.shape[1] == 1
-        if self.x.shape[1] != 2 and not one_d:
+        """What the model computes over its input space, when that can be drawn (see
+        pictures.py): a decision boundary over a grid (2-D data, or a slice of wider data
+        with classes), or ŷ(x) at ``columns`` points of a 1-D regression. Asked for after
+        every phase, it is computed again only when the weights have changed."""
+        features, targets = self.x.shape[1], self.y.shape[-1] if self.y.dim() > 1 else 1
+        one_d = features == 1 and self.correct is None and targets == 1
+        classification = self.correct is not None
+        if not (features == 2 or one_d or (features > 2 and classification)):
             return None
         key = (columns, rows, *(p._version for p in self.params))  # bumped by every update
         if self._boundary is not None and self._boundary[0] == key:
             return self._boundary[1]
         if one_d:
-            lo, hi = self.x.min().item(), self.x.max().item()
-            pad = 0.05 * (hi - lo)
-            xs = torch.linspace(lo - pad, hi + pad, max(columns, 2))  # (columns,)
-            fit = Fit(xs, self.model(xs[:, None])[:, 0], self.x[:, 0], self.y[:, 0])
-            self._boundary = (key, fit)
-            return fit
-        lo, hi = self.x.min(dim=0).values, self.x.max(dim=0).values  # (2,), (2,)
-        pad = 0.1 * (hi - lo)
-        xs = torch.linspace(lo[0] - pad[0], hi[0] + pad[0], columns)
-        ys = torch.linspace(lo[1] - pad[1], hi[1] + pad[1], rows)
-        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1)  # (rows, cols, 2)
-        out = self.model(grid.reshape(-1, 2))  # (rows*cols, outputs)
-        classification = self.correct is not None
-        if classification:
-            values = out.argmax(dim=1) if out.shape[1] > 1 else (out[:, 0] > 0).long()
-            labels = self.y.reshape(len(self.y), -1)[:, 0].long()
+            picture: Boundary | Fit = pictures.fit(self.model, self.x, self.y, columns)
         else:
-            values, labels = out[:, 0], self.y[:, 0]
-        # The data never changes: the boundary shares it rather than copying it each time.
-        boundary = Boundary(xs, ys, values.reshape(rows, columns), self.x, labels, classification)
-        self._boundary = (key, boundary)
-        return boundary
+            if self._plane is None:  # which two features to draw: from the data, once
+                labels = self.y.reshape(len(self.y), -1)[:, 0].long()
+                self._plane = (0, 1) if features == 2 else pictures.telling_features(self.x, labels)
+            picture = pictures.boundary(
+                self.model, self.x, self.y, classification, columns, rows, self._plane
+            )
+        self._boundary = (key, picture)
+        return picture
 
     # ----------------------------------------------------------------- the step, once
 

@@ -45,6 +45,7 @@ REGRESSION_COLORS = [
 ]
 """RGB of the regression bins, low (blue) to high (orange)."""
 
+_AXES_COLOR = (170, 170, 170)
 _GRID_DIM = 0.55  # the grid's colour is the class colour at this brightness
 
 
@@ -62,11 +63,18 @@ class BoundaryPlot(PlotLines):
         """The grid and data drawn, as last given to ``set_boundary``."""
         self.class_names: tuple[str, ...] | None = None
         """The classes' names in index order (from the data); None: class 0, class 1…"""
+        self.feature_names: tuple[str, ...] | None = None
+        """x's columns' names (from the data); None: x0, x1…"""
 
-    def set_class_names(self, names: tuple[str, ...] | None) -> None:
-        if names != self.class_names:
-            self.class_names = names
+    def set_names(self, features: tuple[str, ...] | None, classes: tuple[str, ...] | None) -> None:
+        """The data's names for its features and classes (``Report``'s), for the legend."""
+        if (features, classes) != (self.feature_names, self.class_names):
+            self.feature_names, self.class_names = features, classes
             self.invalidate()
+
+    def feature_name(self, i: int) -> str:
+        names = self.feature_names
+        return names[i] if names is not None and i < len(names) else f"x{i}"
 
     def class_name(self, k: int) -> str:
         names = self.class_names
@@ -88,6 +96,10 @@ class BoundaryPlot(PlotLines):
             )
             for k in range(self._class_count(b))
         ]
+        if b.inputs > 2:  # a slice: say which two features, and where the others are
+            i, j = b.features
+            axes = f"x: {self.feature_name(i)}  y: {self.feature_name(j)}, the others at their mean"
+            entries.append((axes, _AXES_COLOR))
         return legend_lines("decision boundary", entries, width)
 
     @staticmethod

@@ -17,6 +17,7 @@ from rich.color import Color
 from rich.style import Style
 from rich.text import Text
 
+from mlp_tui.ui.format import num
 from mlp_tui.ui.widgets.plot_lines import PlotLines, fits, ticks
 
 if TYPE_CHECKING:
@@ -66,12 +67,14 @@ SPARK = " ▁▂▃▄▅▆▇█"
 """Eighth-blocks for the sparkline a curve falls back to when there is no room for axes."""
 
 
-def sparkline(values: Sequence[float], width: int, height: int) -> list[str]:
+def sparkline(
+    values: Sequence[float], width: int, height: int, log: bool | None = None
+) -> list[str]:
     """``height`` lines of ``width`` block characters drawing the finite ``values``.
 
     Each column shows the largest value of its bucket (a spike stays visible), scaled
-    between the smallest and the largest finite value, on a log scale when they span more
-    than two decades. Lines run from the top down."""
+    between the smallest and the largest finite value, on a log scale when asked (``log``)
+    or, by default, when they span more than two decades. Lines run from the top down."""
     ys = [v for v in values if math.isfinite(v)]
     if not ys or width <= 0 or height <= 0:
         return [" " * max(width, 0)] * max(height, 0)
@@ -79,7 +82,7 @@ def sparkline(values: Sequence[float], width: int, height: int) -> list[str]:
     columns = [max(ys[b * len(ys) // n : (b + 1) * len(ys) // n]) for b in range(n)]
     columns = [c for c in columns for _ in range(width // n)]  # few losses: wider columns
     lo, hi = min(ys), max(ys)
-    if lo > 0 and hi / lo > 100:
+    if lo > 0 and (log_worthy(ys) if log is None else log):
         columns, lo, hi = [math.log10(c) for c in columns], math.log10(lo), math.log10(hi)
     levels = height * 8
     scaled = [
@@ -97,6 +100,33 @@ def log_worthy(values: Sequence[float]) -> bool:
     keeps the start of a curve and its end both readable)."""
     ys = [v for v in values if math.isfinite(v)]
     return bool(ys) and min(ys) > 0 and max(ys) / min(ys) > 100
+
+
+def small_chart(
+    values: Sequence[float], steps: Sequence[int], width: int, height: int, log: bool
+) -> list[tuple[str, str]] | None:
+    """A plot for too few rows for plotext's axes: a sparkline between its highest and
+    lowest value written on a y axis, over a line that reads ``step 1 … last``. Lines as
+    (axis labels, sparkline) pairs; None when there is no room for them (height < 2)."""
+    ys = [v for v in values if math.isfinite(v)]
+    if height < 2 or not ys:
+        return None
+    top, bottom = num(max(ys), 3), num(min(ys), 3)
+    label = max(len(top), len(bottom), len("step"))
+    spark = sparkline(values, width - label - 1, height - 1, log)
+    rows = []
+    for i, line in enumerate(spark):
+        mark = top if i == 0 else bottom if i == len(spark) - 1 else ""
+        rows.append((mark.rjust(label) + ("┤" if mark else "│"), line))
+    first, last = f"{'step'.rjust(label)} {steps[0]}", str(steps[-1])
+    middle = " log y " if log else ""
+    gap = width - len(first) - len(last)
+    if gap >= len(middle) + 2:
+        axis = first + middle.center(gap) + last
+    else:
+        axis = (first + " " * gap + last) if gap >= 1 else first
+    rows.append((axis[:width], ""))
+    return rows
 
 
 class LossCurve(PlotLines):
@@ -167,9 +197,18 @@ class LossCurve(PlotLines):
     def draw(self, width: int, height: int) -> Text | None:
         if not self.losses:
             return Text("the loss curve starts after the first loss phase", style="dim")
-        if not self._axes:  # no room for axes: a sparkline still shows the trend
-            lines = sparkline(self.losses, width, height)
-            return Text("\n".join(lines), style=Style(color=Color.from_rgb(*CURVE_COLOR)))
+        if not self._axes:  # no room for plotext's axes: a labelled sparkline
+            color = Style(color=Color.from_rgb(*CURVE_COLOR))
+            chart = small_chart(self.losses, self.steps, width, height, self.log_scale)
+            if chart is None:  # a single row: the trend alone
+                return Text(
+                    "\n".join(sparkline(self.losses, width, height, self.log_scale)), style=color
+                )
+            text = Text()
+            for i, (axis, line) in enumerate(chart):
+                text.append(("\n" if i else "") + axis, style="dim")
+                text.append(line, style=color)
+            return text
         steps, ys = downsample(self.losses, width, self.steps)
         self.plotted_points = (tuple(steps), tuple(ys))
         test_steps, test_ys = downsample(self.test_losses, width, self.test_steps)

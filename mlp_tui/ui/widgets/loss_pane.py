@@ -155,7 +155,7 @@ class LossPane(Vertical):
             self._ratios_key = ratios_key
             self.ratio_plot.set_ratios(report.update_ratios)
             self._arrange()
-        self.boundary_plot.set_class_names(report.class_names)
+        self.boundary_plot.set_names(report.feature_names, report.class_names)
         self._show_metrics(report)
 
     def show_boundary(self, picture: Boundary | Fit | None) -> None:
