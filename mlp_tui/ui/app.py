@@ -89,8 +89,8 @@ class MlpTuiApp(App[int]):
     KEY_HELP = [
         ("n", "next phase: zero_grad → forward → loss → backward → step"),
         ("s", "finish the current training step (or run one whole step)"),
-        ("c", "continue: train until paused (c again), a breakpoint or inf/NaN"),
-        ("b", "back one phase, restoring weights, grads, optimizer and RNG exactly"),
+        ("c", "continue: train until c again, a breakpoint or inf/NaN"),
+        ("b", "back one phase: tensors and RNG restored exactly"),
         ("z", "switch zero_grad() on/off (off: watch .grad accumulate)"),
         ("l", "change the learning rate"),
         ("o", "open a scenario (built-in course or a path)"),

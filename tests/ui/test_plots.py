@@ -149,3 +149,21 @@ def test_the_app_records_the_ratios_from_the_first_step() -> None:
             assert all(t.start == 1 and len(t.values) == 3 for t in tracks.values())
 
     asyncio.run(body())
+
+
+def test_y_is_in_the_help_which_still_fits_80x24_and_in_the_command_palette() -> None:
+    async def body() -> None:
+        app = MlpTuiApp("xor")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("question_mark")
+            await pilot.pause()
+            text = screen_text(app)
+            for key, description in [*app.KEY_HELP, ("ctrl+p", "command palette")]:
+                assert f"{key} " in text and description in text, description  # one line each
+            assert "y       loss curve: y axis linear ↔ log scale" in text
+            await pilot.press("escape")
+            commands = [c.title for c in app.get_system_commands(app.screen)]
+            assert "Log y" in commands
+
+    asyncio.run(body())

@@ -153,8 +153,10 @@ class LossPane(Vertical):
         ratios_key = tuple((name, t.start, len(t.values)) for name, t in report.update_ratios)
         if ratios_key != self._ratios_key:
             self._ratios_key = ratios_key
+            had = bool(self.ratio_plot.tracks)
             self.ratio_plot.set_ratios(report.update_ratios)
-            self._arrange()
+            if had != bool(report.update_ratios):  # the plot comes or goes: lay out again
+                self._arrange()
         self.boundary_plot.set_names(report.feature_names, report.class_names)
         self._show_metrics(report)
 
@@ -165,10 +167,10 @@ class LossPane(Vertical):
         fit = picture if isinstance(picture, Fit) else None
         self.boundary_plot.set_boundary(boundary)
         self.fit_plot.set_fit(fit)
-        self._picture = (
-            self.boundary_plot if boundary is not None else self.fit_plot if fit else None
-        )
-        self._arrange()
+        picture = self.boundary_plot if boundary is not None else self.fit_plot if fit else None
+        if picture is not self._picture:
+            self._picture = picture
+            self._arrange()
 
     def clear(self) -> None:
         """Forget everything shown (a different scenario is opening)."""
