@@ -477,6 +477,8 @@ class Session:
         Every replayed phase runs with the switches it first ran with, and is judged again
         (its stop ignored) so that the breakpoints are armed as they were at that boundary."""
         target = self._clock(step, done)
+        if self.update_ratios is not None:  # its waiting copies need today's weights
+            self.update_ratios.flush()
         checkpoint = self._initial if step == 0 else self.history.latest(step)
         if checkpoint is None:
             raise SessionError(
@@ -530,6 +532,8 @@ class Session:
     def report(self, stop: Stop | None = None) -> Report:
         """The panes' data at the current phase boundary."""
         s, c = self._state, self._capture
+        if self.update_ratios is not None:
+            self.update_ratios.flush()
         values = [self._copy(p) for p in self.params]
         grads = clone_grads(self.params, self._copy)
         parameters = tuple(

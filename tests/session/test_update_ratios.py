@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from mlp_tui.scenarios import open_scenario
+from mlp_tui.session.update_ratios import RING_STEPS
 
 
 def test_ratios_equal_torch_norms_of_parameter_copies():
@@ -35,16 +36,17 @@ def test_every_mode_records_the_same_ratios_and_back_and_reset_forget_them():
     for s in (by_phase, by_step, by_run):
         s.set_breakpoints([])
         s.record_update_ratios()
-    while by_phase.completed_steps < 7:
+    steps = RING_STEPS + 8  # a run fills the ring of copies and flushes it on the way
+    while by_phase.completed_steps < steps:
         by_phase.next_phase()
-    for _ in range(7):
+    for _ in range(steps):
         by_step.step()
-    by_run.run(7, replay=False)
+    by_run.run(steps, replay=False)
     tracks = by_phase.report().update_ratios
-    assert len(dict(tracks)["W0"].values) == 7
+    assert len(dict(tracks)["W0"].values) == steps
     assert by_step.report().update_ratios == tracks == by_run.report().update_ratios
-    back = by_phase.back()  # before step 7's update: its ratio is gone
-    assert all(t.last_step == 6 for _, t in back.update_ratios)
+    back = by_phase.back()  # before the last step's update: its ratio is gone
+    assert all(t.last_step == steps - 1 for _, t in back.update_ratios)
     assert by_phase.next_phase().update_ratios == tracks  # and made again, the same
     assert all(not t.values for _, t in by_phase.reset().update_ratios)
 
