@@ -150,17 +150,16 @@ class LossCurve(PlotLines):
         self.plotted_test: tuple[tuple[int, ...], tuple[float, ...]] = ((), ())
         """The same for the held-out loss."""
         self._axes = True  # whether the last build had room for axes (see header)
+        self._log_facts = (False, False)  # (a log axis can show them, they span decades)
         self.log_request: bool | None = None
         """The scale asked for with ``y`` (True: log, False: linear); None: automatic."""
 
     @property
     def log_scale(self) -> bool:
         """Whether the y axis is logarithmic: as asked, or else when the losses span more
-        than two decades. A log axis needs a positive loss: without one it stays linear."""
-        values = (*self.losses, *self.test_losses)
-        positive = any(v > 0 and math.isfinite(v) for v in values)
-        wanted = log_worthy(values) if self.log_request is None else self.log_request
-        return wanted and positive and all(v > 0 for v in values if math.isfinite(v))
+        than two decades. A log axis needs positive losses: without them it stays linear."""
+        can, worthy = self._log_facts
+        return can and (worthy if self.log_request is None else self.log_request)
 
     def toggle_log_scale(self) -> bool:
         """Switch between a linear and a log y axis; returns whether it is log now."""
@@ -181,6 +180,8 @@ class LossCurve(PlotLines):
         self.test_steps, self.test_losses = (
             ((), ()) if test is None else _points(test.values, test.start, test.folded)
         )
+        finite = [v for v in (*self.losses, *self.test_losses) if math.isfinite(v)]
+        self._log_facts = (bool(finite) and min(finite) > 0, log_worthy(finite))
         self.invalidate()
 
     def header(self, width: int, height: int) -> list[Text]:
