@@ -6,6 +6,8 @@ it has learned: whether it bends with the data (sine) or is still a straight lin
 
 from __future__ import annotations
 
+import math
+
 from rich.text import Text
 
 from mlp_tui.session.report import Fit
@@ -36,10 +38,6 @@ class FitPlot(PlotLines):
             self.fit = fit
             self.invalidate()
 
-    def points(self) -> int:
-        """How many x positions to ask ``Session.boundary`` for: two per column (braille)."""
-        return max(2, 2 * self.size.width)
-
     def header(self, width: int, height: int) -> list[Text]:
         if self.fit is None:
             return []
@@ -50,17 +48,15 @@ class FitPlot(PlotLines):
         if f is None or not fits(width, height + 1):
             return Text("")
         plt = self.plt
-        xs, ys = f.xs.tolist(), f.predictions.tolist()
-        finite = [(x, y) for x, y in zip(xs, ys, strict=True) if y == y and abs(y) != float("inf")]
+        xs = f.xs.tolist()
+        kept = [(x, y) for x, y in zip(xs, f.predictions.tolist(), strict=True) if math.isfinite(y)]
+        curve_x, curve_y = [x for x, _ in kept], [y for _, y in kept]  # a diverged ŷ: not drawn
         plt.scatter(f.points.tolist(), f.targets.tolist(), marker="•", color=DATA_COLOR)
-        if finite:
-            plt.plot(
-                [x for x, _ in finite], [y for _, y in finite], marker="braille", color=FIT_COLOR
-            )
-        self.plotted_fit = (tuple(x for x, _ in finite), tuple(y for _, y in finite))
+        if kept:
+            plt.plot(curve_x, curve_y, marker="braille", color=FIT_COLOR)
+        self.plotted_fit = (tuple(curve_x), tuple(curve_y))
         targets = f.targets.tolist()
-        lo = min(targets + [y for _, y in finite])
-        hi = max(targets + [y for _, y in finite])
+        lo, hi = min(targets + curve_y), max(targets + curve_y)
         if hi == lo:
             lo, hi = lo - 1, hi + 1
         plt.ylim(lo, hi)
