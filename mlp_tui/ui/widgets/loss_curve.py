@@ -150,7 +150,8 @@ class LossCurve(PlotLines):
         self.plotted_test: tuple[tuple[int, ...], tuple[float, ...]] = ((), ())
         """The same for the held-out loss."""
         self._axes = True  # whether the last build had room for axes (see header)
-        self._log_facts = (False, False)  # (a log axis can show them, they span decades)
+        self._log_facts: tuple[bool, bool] | None = None
+        """(a log axis can show the losses, they span decades); None: not taken yet."""
         self.log_request: bool | None = None
         """The scale asked for with ``y`` (True: log, False: linear); None: automatic."""
 
@@ -158,6 +159,9 @@ class LossCurve(PlotLines):
     def log_scale(self) -> bool:
         """Whether the y axis is logarithmic: as asked, or else when the losses span more
         than two decades. A log axis needs positive losses: without them it stays linear."""
+        if self._log_facts is None:  # taken when first drawn: a hidden curve never pays
+            finite = [v for v in (*self.losses, *self.test_losses) if math.isfinite(v)]
+            self._log_facts = (bool(finite) and min(finite) > 0, log_worthy(finite))
         can, worthy = self._log_facts
         return can and (worthy if self.log_request is None else self.log_request)
 
@@ -180,8 +184,7 @@ class LossCurve(PlotLines):
         self.test_steps, self.test_losses = (
             ((), ()) if test is None else _points(test.values, test.start, test.folded)
         )
-        finite = [v for v in (*self.losses, *self.test_losses) if math.isfinite(v)]
-        self._log_facts = (bool(finite) and min(finite) > 0, log_worthy(finite))
+        self._log_facts = None
         self.invalidate()
 
     def header(self, width: int, height: int) -> list[Text]:
