@@ -224,6 +224,15 @@ def _run(args: argparse.Namespace) -> int:
     if accuracy is not None:
         summary["accuracy"] = float(accuracy)
         summary["correct"] = accuracy.correct
+    held_out = None
+    if session.held_out is not None:  # the figures above are then the training rows'
+        summary["samples"] = len(session.x)
+        held_out = session.evaluate(held_out=True)
+        summary["test_loss"] = _json_number(held_out[0])
+        if held_out[1] is not None:
+            summary["test_accuracy"] = float(held_out[1])
+            summary["test_correct"] = held_out[1].correct
+        summary["test_samples"] = len(session.held_out.y)
     if stops:
         summary["stops"] = stops
     if stopped > len(stops):
@@ -236,10 +245,16 @@ def _run(args: argparse.Namespace) -> int:
         return status
     rate = completed / max(elapsed, 1e-9)
     print(f"{title}: {completed} steps in {elapsed:.2f} s ({rate:,.0f} steps/s)")
+    which = f"all {len(session.x)}" if held_out is None else f"the {len(session.x)} training"
     print(
-        f"  loss on all {len(session.x)} samples: {loss:.6g}"
+        f"  loss on {which} samples: {loss:.6g}"
         + ("" if accuracy is None else f"   accuracy: {percent(accuracy)}")
     )
+    if held_out is not None:
+        print(
+            f"  loss on the {len(session.held_out.y)} held-out samples: {held_out[0]:.6g}"
+            + ("" if held_out[1] is None else f"   accuracy: {percent(held_out[1])}")
+        )
     for stop in stops:
         note = escape(stop["note"])
         print(f"  step {stop['step']} after {stop['phase']} ({stop['reason']}): {note}")
@@ -262,6 +277,11 @@ def _step_record(m: Any) -> dict[str, Any]:
     if m.accuracy is not None:
         record["accuracy"] = float(m.accuracy)
         record["correct"] = m.accuracy.correct
+    if m.test_loss is not None:
+        record["test_loss"] = _json_number(m.test_loss)
+    if m.test_accuracy is not None:
+        record["test_accuracy"] = float(m.test_accuracy)
+        record["test_correct"] = m.test_accuracy.correct
     record["grad_norm"] = {k: _json_number(v) for k, v in m.grad_norm.items()}
     record["delta_norm"] = {k: _json_number(v) for k, v in m.delta_norm.items()}
     return record
@@ -479,8 +499,11 @@ def _check(args: argparse.Namespace) -> int:
         dims = "-".join(
             map(str, [built.data.input_dim, *spec.model.hidden, built.session.params[-1].shape[0]])
         )
+        samples = f"{len(built.data.x)} samples"
+        if built.test is not None:
+            samples = f"{len(built.data.x)} training + {len(built.test.x)} held-out samples"
         print(
-            f"ok  {escape(spec.path)}: {escape(spec.title)} ({len(built.data.x)} samples, {dims} net, {params:,} parameters)"
+            f"ok  {escape(spec.path)}: {escape(spec.title)} ({samples}, {dims} net, {params:,} parameters)"
         )
     return status
 

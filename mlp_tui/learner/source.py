@@ -365,6 +365,7 @@ def build(
     bindings = Bindings(model, {t.name: t.path for t in tracked if t.path is not None})
     view = view_of(optimizer, [t.tensor for t in tracked], bindings)
     watcher = MistakeWatcher(model, tracked, loss_fn)
+    x_test, y_test = (t if isinstance(t, torch.Tensor) else None for t in _held_out(parts))
     session = Session(
         model,
         loss_fn,  # type: ignore[arg-type]
@@ -379,18 +380,20 @@ def build(
         layers=layers,
         watchers=[watcher],
         next_batch=batches,
+        test_x=x_test,
+        test_y=y_test,
     )
     lesson = _lesson(where, origin, model, optimizer, view, tracked, how, watcher, batches)
     name = path.stem if path is not None else "my-network"
-    x_test, y_test = parts.get("x_test"), parts.get("y_test")
     return LearnerBuilt(
-        LearnerSpec(name, title, lesson, path),
-        session,
-        x,
-        tracked,
-        x_test=x_test if isinstance(x_test, torch.Tensor) else None,
-        y_test=y_test if isinstance(y_test, torch.Tensor) else None,
+        LearnerSpec(name, title, lesson, path), session, x, tracked, x_test=x_test, y_test=y_test
     )
+
+
+def _held_out(parts: dict[str, object]) -> tuple[object, object]:
+    """The optional ``x_test``, ``y_test``: both, or neither."""
+    x_test, y_test = parts.get("x_test"), parts.get("y_test")
+    return (x_test, y_test) if x_test is not None and y_test is not None else (None, None)
 
 
 def _rule_words(optimizer: object, view: object) -> str:

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import torch
 
-from mlp_tui.scenarios.datasets import Dataset, DatasetError, load_csv, make_dataset, standardize
+from mlp_tui.scenarios.datasets import (
+    Dataset,
+    DatasetError,
+    held_out_rows,
+    load_csv,
+    make_dataset,
+    split,
+    standardize,
+)
 from mlp_tui.scenarios.mistakes import make_parameters_non_leaf
 from mlp_tui.scenarios.spec import (
     MAX_DATA_VALUES,
@@ -53,9 +61,10 @@ LOSS_FUNCTIONS = {
 @dataclass(frozen=True)
 class Built:
     spec: ScenarioSpec
-    data: Dataset  # as the model sees it (targets shaped for the loss)
+    data: Dataset  # the training rows as the model sees them (targets shaped for the loss)
     loss: str  # the loss actually used, after "" was resolved
     session: Session
+    test: Dataset | None = None  # the rows held out of training ([data] test_fraction)
 
 
 def _correct_classes(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -196,12 +205,20 @@ def check_sizes(spec: ScenarioSpec) -> None:
     check_memory(spec, rows, max(inputs - (d.kind == "csv"), 1), _spec_outputs(spec), outputs_key)
 
 
-def load_data(spec: ScenarioSpec) -> Dataset:
+def load_data(spec: ScenarioSpec) -> tuple[Dataset, Dataset | None]:
+    """(training rows, held-out rows or None). The rows held out are drawn from the
+    scenario's ``[training] seed`` (``datasets.held_out_rows``); standardising uses the
+    training rows' statistics only, so the held-out rows stay unseen."""
     d = spec.data
     check_sizes(spec)
     try:
         if d.kind == "csv":
-            data = load_csv(d.path, target=d.target, features=list(d.features or []) or None)
+            data = load_csv(
+                d.path,
+                target=d.target,
+                features=list(d.features or []) or None,
+                classes=list(d.class_names) if d.class_names else None,
+            )
         else:
             data = make_dataset(
                 d.kind, samples=d.samples, noise=d.noise, seed=d.seed, classes=d.classes
@@ -212,7 +229,16 @@ def load_data(spec: ScenarioSpec) -> Dataset:
         raise ScenarioError(
             spec.path, "data", f"{data.x.numel():,} values is more than {MAX_DATA_VALUES:,}"
         )
-    return standardize(data) if d.standardize else data
+    test = None
+    if d.test_fraction > 0:
+        rows = held_out_rows(data, d.test_fraction, spec.training.seed)
+        if len(rows):
+            data, test = split(data, rows)
+    if d.standardize:  # by the training rows' statistics only
+        raw = data
+        data = standardize(raw)
+        test = None if test is None else standardize(test, reference=raw)
+    return data, test
 
 
 def _resolve_loss(spec: ScenarioSpec, data: Dataset) -> str:
@@ -238,7 +264,7 @@ def parameter_count(dims: list[int]) -> int:
 
 def build(spec: ScenarioSpec, history_bytes: int = 256 * 2**20) -> Built:
     """Data, model, loss and optimizer for a scenario, wrapped in a fresh ``Session``."""
-    data = load_data(spec)
+    data, test = load_data(spec)
     loss = _resolve_loss(spec, data)
     if loss == "mse":  # a CSV's task is known only now: its breakpoints may not use accuracy
         for i, bp in enumerate(spec.breakpoints):
@@ -257,7 +283,10 @@ def build(spec: ScenarioSpec, history_bytes: int = 256 * 2**20) -> Built:
             f"{parameter_count(dims):,} parameters is more than this debugger's {MAX_PARAMETERS:,}",
         )
     check_memory(spec, len(data.x), data.input_dim, output_dim, "data.target")
-    y = data.y.float()[:, None] if loss == "bce" else data.y  # (samples, 1) targets in {0, 1}
+
+    def targets(d: Dataset) -> torch.Tensor:
+        return d.y.float()[:, None] if loss == "bce" else d.y  # bce: (samples, 1) in {0, 1}
+
     torch.manual_seed(spec.training.seed)
     activation = ACTIVATION_CLASSES[spec.model.activation]
     model = MLP(data.input_dim, list(spec.model.hidden), output_dim, activation, spec.model.init)
@@ -270,7 +299,7 @@ def build(spec: ScenarioSpec, history_bytes: int = 256 * 2**20) -> Built:
         LOSS_FUNCTIONS[loss],
         optimizer,
         data.x,
-        y,
+        targets(data),
         batch_size=spec.training.batch_size,
         seed=spec.training.seed,
         zero_grad=spec.training.zero_grad,
@@ -278,5 +307,11 @@ def build(spec: ScenarioSpec, history_bytes: int = 256 * 2**20) -> Built:
         correct=correct,
         end_step=spec.training.steps,
         history_bytes=history_bytes,
+        test_x=None if test is None else test.x,
+        test_y=None if test is None else targets(test),
+        # Names a file gave (a CSV's header, its or the scenario's class names); generated
+        # data's "x1", "0"… say nothing the panes' own x0, 0… do not.
+        feature_names=data.feature_names if spec.data.kind == "csv" else None,
+        class_names=(data.class_names or None) if spec.data.kind == "csv" else None,
     )
-    return Built(spec, data, loss, session)
+    return Built(spec, data, loss, session, test)

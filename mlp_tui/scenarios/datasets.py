@@ -256,7 +256,13 @@ def _choices(options: tuple[str, ...] | list[str], wrong: str) -> str:
 # --------------------------------------------------------------------------------- CSV
 
 
-def load_csv(path: pathlib.Path, *, target: str, features: list[str] | None = None) -> Dataset:
+def load_csv(
+    path: pathlib.Path,
+    *,
+    target: str,
+    features: list[str] | None = None,
+    classes: list[str] | None = None,
+) -> Dataset:
     """Read a headed CSV into a :class:`Dataset`, refusing anything a learner would trip on.
 
     ``target`` names the label column; ``features`` the input columns in the order the
@@ -264,9 +270,12 @@ def load_csv(path: pathlib.Path, *, target: str, features: list[str] | None = No
     numbers. A target whose values all parse as finite numbers is a regression target
     (even if they are integers like 0/1/2); a target with any non-numeric value makes a
     classification task whose class indices follow the class names sorted as strings
-    (so ``"10"`` sorts before ``"9"``). Names and values are stripped of surrounding
-    whitespace, and blank lines are skipped. Row numbers in messages count the header as
-    row 1, so they match an editor's line numbers for files without multi-line fields.
+    (so ``"10"`` sorts before ``"9"``). ``classes`` names the classes in index order
+    instead: the target then holds either those names or the indices 0, 1, … themselves
+    (a numeric label column, named by the scenario). Names and values are stripped of
+    surrounding whitespace, and blank lines are skipped. Row numbers in messages count the
+    header as row 1, so they match an editor's line numbers for files without multi-line
+    fields.
     """
     path = pathlib.Path(path)
     if "\0" in str(path):
@@ -337,6 +346,11 @@ def load_csv(path: pathlib.Path, *, target: str, features: list[str] | None = No
     for line, value in raw:
         if not value:
             raise DatasetError("data.path", f"row {line}, column {target!r}: empty value")
+    if classes is not None:
+        y = _named_classes(raw, target, classes)
+        return Dataset(
+            x=x, y=y, task="classification", feature_names=feature_names, class_names=tuple(classes)
+        )
     if all(_is_float(value) for _, value in raw):
         ys = [[_number(line, target, value)] for line, value in raw]
         y = torch.tensor(ys, dtype=torch.float32)  # (samples, 1)
@@ -353,6 +367,29 @@ def load_csv(path: pathlib.Path, *, target: str, features: list[str] | None = No
     return Dataset(
         x=x, y=y, task="classification", feature_names=feature_names, class_names=class_names
     )
+
+
+def _named_classes(raw: list[tuple[int, str]], target: str, classes: list[str]) -> torch.Tensor:
+    """Class indices of the target's values when the scenario names the classes: each value
+    is one of the names, or an index 0 … len(classes) - 1 written as an integer."""
+    index = {name: i for i, name in enumerate(classes)}
+    out = []
+    for line, value in raw:
+        if value in index:
+            out.append(index[value])
+            continue
+        try:
+            k = int(value)
+        except ValueError:
+            k = -1
+        if not 0 <= k < len(classes):
+            raise DatasetError(
+                "data.classes",
+                f"row {line}, column {target!r}: {value!r} is neither a class index "
+                f"0 to {len(classes) - 1} nor one of the names in data.classes",
+            )
+        out.append(k)
+    return torch.tensor(out, dtype=torch.int64)  # (samples,)
 
 
 def _reason(err: OSError) -> str:
@@ -404,14 +441,41 @@ def _number(line: int, column: str, text: str) -> float:
 # ----------------------------------------------------------------------------- helpers
 
 
-def standardize(ds: Dataset) -> Dataset:
-    """Shift and scale each feature to mean 0 and (population) std 1 over this data set.
+def standardize(ds: Dataset, reference: Dataset | None = None) -> Dataset:
+    """Shift and scale each feature to mean 0 and (population) std 1 over ``reference``
+    (default: this data set). Held-out rows are scaled by the training rows' statistics, so
+    nothing about them leaks into training.
 
     Opt-in so the raw units stay visible unless a scenario asks. Targets are untouched.
     A constant column becomes all zeros rather than NaN.
     """
-    x = ds.x.double()  # (samples, features) float64 so the statistics are accurate
-    mean = x.mean(dim=0)  # (features,)
-    std = x.std(dim=0, correction=0)  # (features,)
+    ref = (ds if reference is None else reference).x.double()  # (samples, features) float64
+    mean = ref.mean(dim=0)  # (features,)
+    std = ref.std(dim=0, correction=0)  # (features,)
     std = torch.where(std > 0, std, torch.ones_like(std))  # constant column: divide by 1
-    return dataclasses.replace(ds, x=((x - mean) / std).float())  # (samples, features)
+    return dataclasses.replace(ds, x=((ds.x.double() - mean) / std).float())
+
+
+def held_out_rows(ds: Dataset, fraction: float, seed: int) -> torch.Tensor:
+    """The indices (sorted) of the rows to hold out: ``round(fraction * count)`` of each
+    class (of all rows for regression), drawn by a generator seeded with ``seed``, so a
+    scenario holds out the same rows every time and every class keeps its share. At least
+    one row of each class stays in training."""
+    g = torch.Generator().manual_seed(seed)
+    if ds.task == "classification":
+        groups = [(ds.y == k).nonzero().flatten() for k in range(ds.num_classes)]
+    else:
+        groups = [torch.arange(len(ds.x))]
+    picked = []
+    for rows in groups:  # (count,) indices of one class
+        take = min(round(fraction * len(rows)), max(len(rows) - 1, 0))
+        picked.append(rows[torch.randperm(len(rows), generator=g)[:take]])
+    return torch.cat(picked).sort().values  # (held out,)
+
+
+def split(ds: Dataset, rows: torch.Tensor) -> tuple[Dataset, Dataset]:
+    """(training, held-out) data sets: ``rows`` held out, the rest kept, both in file order."""
+    keep = torch.ones(len(ds.x), dtype=torch.bool)
+    keep[rows] = False
+    train = dataclasses.replace(ds, x=ds.x[keep], y=ds.y[keep])
+    return train, dataclasses.replace(ds, x=ds.x[rows], y=ds.y[rows])

@@ -132,6 +132,8 @@ class DataSpec:
     target: str = ""
     features: tuple[str, ...] | None = None
     standardize: bool = False
+    test_fraction: float = 0.0  # rows held out of training, to measure on unseen data
+    class_names: tuple[str, ...] | None = None  # csv only: the classes, in index order
 
 
 @dataclass(frozen=True)
@@ -362,8 +364,9 @@ def parse(document: dict[str, Any], path: Path) -> ScenarioSpec:
     regression = loss == "mse" or (not loss and kind == "sine")  # csv: known once read
     # With a broken [model] hidden, any layer's metric may be meant: do not refuse them too.
     metrics_of = model if hidden_ok else ModelSpec(hidden=(1,) * MAX_LAYERS)
+    held_out = data is not None and data.test_fraction > 0
     breakpoints = _breakpoints(
-        path, document.get("breakpoints", []), metrics_of, regression, errors
+        path, document.get("breakpoints", []), metrics_of, regression, held_out, errors
     )
     raise_all(errors)
     assert data is not None  # a missing [data] is one of the errors
@@ -411,7 +414,10 @@ def _data(r: _Reader, path: Path) -> DataSpec | None:
     if len(r.errors) > before:  # no kind: which keys belong is unknown
         return None
     if kind == "csv":
-        r.only(("kind", "path", "target", "features", "standardize"), "(for kind = 'csv')")
+        r.only(
+            ("kind", "path", "target", "features", "classes", "standardize", "test_fraction"),
+            "(for kind = 'csv')",
+        )
         csv_path = _csv_path(r, path)
         features = r.table.get("features")
         if features is not None and (
@@ -425,8 +431,13 @@ def _data(r: _Reader, path: Path) -> DataSpec | None:
             target=r.string("target"),
             features=tuple(features) if features is not None else None,
             standardize=r.boolean("standardize", True),
+            test_fraction=_test_fraction(r),
+            class_names=_class_names(r),
         )
-    r.only(("kind", "samples", "noise", "seed", "classes", "standardize"), f"(for kind = {kind!r})")
+    r.only(
+        ("kind", "samples", "noise", "seed", "classes", "standardize", "test_fraction"),
+        f"(for kind = {kind!r})",
+    )
     return DataSpec(
         kind=kind,
         samples=r.integer("samples", 200, 1, MAX_SAMPLES),
@@ -434,7 +445,43 @@ def _data(r: _Reader, path: Path) -> DataSpec | None:
         seed=r.integer("seed", 0, 0, MAX_SEED),
         classes=r.integer("classes", 3, 2, 100),
         standardize=r.boolean("standardize", False),
+        test_fraction=_test_fraction(r),
     )
+
+
+def _test_fraction(r: _Reader) -> float:
+    """The share of rows held out of training: a number in [0, 1) (0: none)."""
+    value = r.table.get("test_fraction", 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        r.bad("test_fraction", f"must be in [0, 1), such as 0.2, got {show(value)}")
+        return 0.0
+    return float(value)
+
+
+def _class_names(r: _Reader) -> tuple[str, ...] | None:
+    """A CSV's class names in index order: the label column holds them or 0, 1, …."""
+    names = r.table.get("classes")
+    if names is None:
+        return None
+    if (
+        not isinstance(names, list)
+        or not all(isinstance(n, str) and n.strip() for n in names)
+        or not 2 <= len(names) <= MAX_CLASS_NAMES
+    ):
+        r.bad(
+            "classes",
+            "must be a list of 2 to 100 class names in index order, such as "
+            f'["setosa", "versicolor"], got {show(names)}',
+        )
+        return None
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        r.bad("classes", f"names {show(dup)} more than once")
+        return None
+    return tuple(names)
+
+
+MAX_CLASS_NAMES = 100
 
 
 MAX_LAYERS = 200
@@ -520,11 +567,14 @@ def _training(r: _Reader) -> TrainingSpec:
     )
 
 
-def metric_names(model: ModelSpec, regression: bool) -> list[str]:
-    """Every metric a breakpoint may name, for this model (no accuracy for a regression)."""
+def metric_names(model: ModelSpec, regression: bool, held_out: bool = False) -> list[str]:
+    """Every metric a breakpoint may name, for this model (no accuracy for a regression;
+    the held-out figures only with held-out data)."""
     layers = len(model.hidden) + 1
     params = [f"{kind}{i}" for i in range(layers) for kind in "Wb"]
     names = ["loss", "step", "zeroed"] + ([] if regression else ["accuracy"])
+    if held_out:
+        names += ["test_loss"] + ([] if regression else ["test_accuracy"])
     for family in ("grad_norm", "delta_norm", "update_ratio"):
         names += [f"{family}.{p}" for p in params]
     names += [f"dead_fraction.h{i}" for i in range(len(model.hidden))]
@@ -532,14 +582,19 @@ def metric_names(model: ModelSpec, regression: bool) -> list[str]:
 
 
 def _breakpoints(
-    path: Path, items: Any, model: ModelSpec, regression: bool, errors: list[ScenarioError]
+    path: Path,
+    items: Any,
+    model: ModelSpec,
+    regression: bool,
+    held_out: bool,
+    errors: list[ScenarioError],
 ) -> tuple[Breakpoint, ...]:
     if not isinstance(items, list):
         errors.append(
             ScenarioError(path, "breakpoints", "must be an array of tables: [[breakpoints]]")
         )
         return ()
-    known = metric_names(model, regression)
+    known = metric_names(model, regression, held_out)
     out = []
     for i, item in enumerate(items):
         r = _Reader(path, f"breakpoints[{i}]", item, errors)

@@ -42,6 +42,7 @@ noise = 0.15        # standard deviation of the jitter (of the angle for spiral,
 seed = 0            # the data's own seed
 # classes = 3       # spiral and blobs only (2 to 100)
 # standardize = false   # shift and scale each feature to mean 0, std 1
+# test_fraction = 0.2   # hold a fifth of the rows out of training, to see how it generalises
 #
 # Data from a CSV file instead (path relative to this file):
 # kind = "csv"
@@ -49,6 +50,7 @@ seed = 0            # the data's own seed
 # target = "species"          # the label column: names → classes, numbers → regression
 # features = ["petal_length", "petal_width"]   # default: every other column
 # standardize = true          # the default for CSV
+# classes = ["setosa", "versicolor", "virginica"]   # names for a label column of 0, 1, 2
 
 [model]
 hidden = [16, 16]   # widths of the hidden layers; [] is a linear model

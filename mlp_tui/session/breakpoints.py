@@ -1,7 +1,8 @@
 """Breakpoints as data: where to stop, parsed from text without ``eval``.
 
 A breakpoint may name a step, a phase, a condition on a metric (``loss < 0.05``,
-``grad_norm.W0 < 1e-6``, ``dead_fraction.h0 >= 0.5``, ``zeroed == 0``), and/or
+``grad_norm.W0 < 1e-6``, ``dead_fraction.h0 >= 0.5``, ``zeroed == 0``, with held-out data
+``test_accuracy >= 0.9``), and/or
 ``nonfinite``. All the parts it names must hold for it to fire.
 
 Accuracy is a count of correct predictions (``report.Accuracy``): ``accuracy >= 0.95``
@@ -32,11 +33,14 @@ _CONDITION = re.compile(
 )
 # Metrics per parameter or per layer: the part after the dot names which one.
 METRIC_FAMILIES = ("grad_norm", "delta_norm", "update_ratio", "dead_fraction")
-METRICS = ("loss", "accuracy", "step", "zeroed")  # zeroed: 1 if zero_grad ran this step, else 0
+# zeroed: 1 if zero_grad ran this step, else 0; test_*: on the held-out rows, same weights
+METRICS = ("loss", "accuracy", "step", "zeroed", "test_loss", "test_accuracy")
 # The phase after which each metric is known.
 METRIC_PHASE = {
     "loss": Phase.LOSS,
     "accuracy": Phase.LOSS,
+    "test_loss": Phase.LOSS,
+    "test_accuracy": Phase.LOSS,
     "step": Phase.ZERO_GRAD,
     "zeroed": Phase.ZERO_GRAD,
     "dead_fraction": Phase.FORWARD,

@@ -50,8 +50,23 @@ class Folded:
         return Folded(self.first, later.last, points, self.nonfinite or later.nonfinite)
 
 
+@dataclass(frozen=True)
+class Track:
+    """One figure per step as a curve draws it: exact from step ``start`` on, the steps
+    before folded (a held-out loss, an update ratio; the loss itself is on the Report)."""
+
+    values: tuple[float, ...]
+    start: int = 1
+    folded: tuple[Folded, ...] = ()
+
+    @property
+    def last_step(self) -> int:
+        """The last step with a figure (0 before any)."""
+        return self.start - 1 + len(self.values)
+
+
 class LossLog:
-    """Append one loss per step; forget the steps after a point when going back."""
+    """Append one figure (a loss) per step; forget the steps after a point when going back."""
 
     def __init__(self, keep: int = KEEP, buckets: int = BUCKETS) -> None:
         self.keep, self.buckets = keep, buckets
@@ -74,7 +89,14 @@ class LossLog:
     def fold(self) -> int:
         """Fold all but the last ``keep`` exact steps; returns the first step still kept
         exactly."""
-        count = len(self.exact) - self.keep
+        return self.fold_before(self.start + len(self.exact) - self.keep)
+
+    def fold_before(self, step: int) -> int:
+        """Fold the exact steps before ``step`` (a log kept beside another, folded with it);
+        returns the first step still kept exactly."""
+        count = step - self.start
+        if count <= 0:
+            return self.start
         for i in range(0, count, self._width):
             run = self.exact[i : min(i + self._width, count)]
             self.folded.append(Folded.of(self.start + i, run))
@@ -95,8 +117,12 @@ class LossLog:
             raise ValueError(f"steps before {self.start} are folded; cannot go back to {steps}")
         del self.exact[steps - self.start + 1 :]
 
-    def clear(self) -> None:
+    def clear(self, start: int = 1) -> None:
+        """Forget every step; the next figure appended is that of step ``start``."""
         self.exact.clear()
         self.folded.clear()
-        self.start = 1
+        self.start = start
         self._width = max(1, self.keep // self.buckets)
+
+    def track(self) -> Track:
+        return Track(tuple(self.exact), self.start, tuple(self.folded))

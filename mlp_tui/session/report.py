@@ -10,7 +10,7 @@ from functools import cached_property
 import torch
 
 from mlp_tui.session.breakpoints import Breakpoint
-from mlp_tui.session.losses import Folded
+from mlp_tui.session.losses import Folded, Track
 from mlp_tui.session.phases import Phase
 from mlp_tui.trace.deltas import DeltaCapture
 from mlp_tui.trace.grads import GradCapture
@@ -124,6 +124,8 @@ class StepMetrics:
     grad_norm: dict[str, float]
     delta_norm: dict[str, float]
     update_ratio: dict[str, float]
+    test_loss: float | None = None  # on the held-out rows, when some are
+    test_accuracy: Accuracy | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,19 @@ class Boundary:
     points: torch.Tensor = field(repr=False)  # (samples, 2) the data
     labels: torch.Tensor = field(repr=False)  # (samples,) class index (or target value)
     classification: bool
+    features: tuple[int, int] = (0, 1)  # x's columns on the two axes; any other at its mean
+    inputs: int = 2  # x's width: more than 2, the boundary is a slice through the mean
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The model's output along the single input of a 1-D regression, for drawing ŷ(x)
+    over the data points."""
+
+    xs: torch.Tensor = field(repr=False)  # (columns,) evenly spaced over the data, padded
+    predictions: torch.Tensor = field(repr=False)  # (columns,) ŷ at each of xs
+    points: torch.Tensor = field(repr=False)  # (samples,) the data's x
+    targets: torch.Tensor = field(repr=False)  # (samples,) the data's y
 
 
 @dataclass(frozen=True)
@@ -164,6 +179,10 @@ class Report:
     folded_losses: tuple[Folded, ...] = ()  # steps before loss_start, as the curve draws them
     feature_names: tuple[str, ...] | None = None  # x's columns (a CSV's header); None: x0, x1…
     class_names: tuple[str, ...] | None = None  # output classes by index; None: 0, 1…
+    test_loss: float | None = None  # on the held-out rows, with this step's forward weights
+    test_accuracy: Accuracy | None = None  # the same, exactly (None: regression or no rows)
+    test_losses: Track | None = None  # the held-out loss of every step; None: no rows held out
+    update_ratios: tuple[tuple[str, Track], ...] = ()  # ‖ΔW‖/‖W‖ per weight, when recorded
 
     @property
     def loss_steps(self) -> int:

@@ -19,9 +19,11 @@ from dataclasses import dataclass, replace
 import torch
 
 from mlp_tui.scratch import MLP, Optimizer
+from mlp_tui.session import pictures
 from mlp_tui.session.breakpoints import Breakpoint
 from mlp_tui.session.capture import FullCapture
 from mlp_tui.session.figures import CorrectFn, Figures, Watcher, accuracy_of, has_parameters
+from mlp_tui.session.held_out import HeldOut
 from mlp_tui.session.history import Checkpoint, History, SwitchLog
 from mlp_tui.session.losses import LossLog
 from mlp_tui.session.phase_error import PhaseError
@@ -29,12 +31,14 @@ from mlp_tui.session.phases import PHASES, Phase
 from mlp_tui.session.report import (
     Accuracy,
     Boundary,
+    Fit,
     ParameterView,
     Report,
     StepMetrics,
     Stop,
 )
 from mlp_tui.session.stops import judge
+from mlp_tui.session.update_ratios import UpdateRatios
 from mlp_tui.trace import pitfalls
 from mlp_tui.trace.deltas import copy_state
 from mlp_tui.trace.grads import clone_grads
@@ -102,9 +106,15 @@ class Session:
         layers: Sequence[tuple[object, str, str]] | None = None,
         watchers: Sequence[Watcher] = (),
         next_batch: Callable[[], tuple[torch.Tensor, torch.Tensor]] | None = None,
+        test_x: torch.Tensor | None = None,
+        test_y: torch.Tensor | None = None,
+        feature_names: tuple[str, ...] | None = None,
+        class_names: tuple[str, ...] | None = None,
     ) -> None:
         """``correct(pred, y)`` counts the right predictions (classification only);
-        ``end_step`` is where a run pauses by itself (a scenario's ``[training] steps``).
+        ``end_step`` is where a run pauses by itself (a scenario's ``[training] steps``);
+        ``test_x``, ``test_y`` are rows held out of training, measured on every step;
+        the names label x's columns and the classes in reports.
 
         A model that is not ours says how to see it: ``named`` (name, tensor) pairs
         instead of ``model.named_parameters()``, ``layers`` as ``layer_names`` gives them
@@ -122,7 +132,7 @@ class Session:
         self._names_by_id = {id(p): n for n, p in self.named}  # restores write in place: ids hold
         self._layers = layer_names(model.layers) if layers is None else list(layers)
         self._batches = next_batch
-        self._extra_watchers = tuple(watchers)
+        self._given_watchers = tuple(watchers)
         self.history = History(history_bytes)
         self._switch_log = SwitchLog()
         self.step_no = 0  # the step the last phase belonged to
@@ -131,9 +141,18 @@ class Session:
         self._state = StepState()
         self._losses = LossLog()
         self._figures = Figures(self.named, correct)
+        self.feature_names, self.class_names = feature_names, class_names
+        self.held_out = None
+        if test_x is not None and test_y is not None and len(test_x):
+            self.held_out = HeldOut(model, loss_fn, correct, test_x, test_y, self._figures)
+        self.update_ratios: UpdateRatios | None = None  # see record_update_ratios
         self._capture: FullCapture | None = None  # the step in flight, when fully watched
-        # Extra watchers first: a mistake they name is named before the figures trip on it.
-        self._light_watchers: tuple[Watcher, ...] = (*self._extra_watchers, self._figures)
+        # What watches every step: the given watchers first (a mistake they name is named
+        # before the figures trip on it), then the figures, then what reads the figures.
+        self._extra_watchers: tuple[Watcher, ...] = (
+            () if self.held_out is None else (self.held_out,)
+        )
+        self._light_watchers: tuple[Watcher, ...] = self._every_step()
         self._watchers = self._light_watchers
         self._layer_watchers: tuple[Watcher, ...] = ()
         self._replaying = False  # inside _goto: replayed steps check every phase as it ends
@@ -144,7 +163,8 @@ class Session:
         self._initial_switches = (zero_grad, optimizer.lr)
         self._own_versions = self._versions()
         self._retain_graph = not all(p.is_leaf for p in self.params)
-        self._boundary: tuple[tuple, Boundary] | None = None
+        self._boundary: tuple[tuple, Boundary | Fit] | None = None
+        self._plane: tuple[int, int] | None = None  # the features a boundary is drawn over
 
     # ----------------------------------------------------------------- public controls
 
@@ -171,6 +191,22 @@ class Session:
     def losses(self) -> list[float]:
         """The losses of the steps kept exactly (from step ``loss_start`` on; see losses.py)."""
         return self._losses.exact
+
+    def record_update_ratios(self) -> None:
+        """From the next step on, keep every step's ‖ΔW‖/‖W‖ per weight (``UpdateRatios``),
+        in every mode. Asked for before the first step, the record covers them all."""
+        if self.update_ratios is None:
+            self.update_ratios = UpdateRatios(self.named, self.completed_steps + 1)
+            self._extra_watchers = (*self._extra_watchers, self.update_ratios)
+            self._light_watchers = self._every_step()
+
+    def _every_step(self) -> tuple[Watcher, ...]:
+        return (*self._given_watchers, self._figures, *self._extra_watchers)
+
+    def _step_logs(self) -> list[LossLog]:
+        """The per-step figures kept beside the loss, folded and cut back with it."""
+        logs = [] if self.held_out is None else [self.held_out.log]
+        return logs + ([] if self.update_ratios is None else [*self.update_ratios.logs.values()])
 
     def set_breakpoints(self, breakpoints: Sequence[Breakpoint]) -> None:
         """Replace the breakpoints; each is armed (a condition fires when it becomes true)."""
@@ -256,44 +292,53 @@ class Session:
             grad_norm=family("grad_norm"),
             delta_norm=family("delta_norm"),
             update_ratio=family("update_ratio"),
+            test_loss=m.get("test_loss"),
+            test_accuracy=m.get("test_accuracy"),
         )
 
     @torch.no_grad()
-    def evaluate(self) -> tuple[float, Accuracy | None]:
-        """Loss and accuracy on all the data, without touching any state."""
+    def evaluate(self, held_out: bool = False) -> tuple[float, Accuracy | None]:
+        """Loss and accuracy on all the training data (or the held-out rows), without
+        touching any state."""
+        if held_out:
+            if self.held_out is None:
+                raise SessionError("no rows are held out (set [data] test_fraction)")
+            return self.held_out.measure()
         pred = self.model(self.x)
         loss = self.loss_fn(pred, self.y).item()
         accuracy = None if self.correct is None else accuracy_of(self.correct, pred, self.y)
         return loss, accuracy
 
     @torch.no_grad()
-    def boundary(self, columns: int = 60, rows: int = 30) -> Boundary | None:
-        """Predictions over a grid spanning the data, when the data has two features. Asked
-        for after every phase, it is computed again only when the weights have changed."""
-        if self.x.shape[1] != 2:
+    def boundary(self, columns: int = 60, rows: int = 30) -> Boundary | Fit | None:
+        """What the model computes over its input space, when that can be drawn (see
+        pictures.py): a decision boundary over a grid (2-D data, or a slice of wider data
+        with classes), or ŷ(x) at ``columns`` points of a 1-D regression. Asked for after
+        every phase, it is computed again only when the weights have changed."""
+        features, targets = self.x.shape[1], self.y.shape[-1] if self.y.dim() > 1 else 1
+        one_d = features == 1 and self.correct is None and targets == 1
+        classification = self.correct is not None
+        if not (features == 2 or one_d or (features > 2 and classification)):
             return None
         key = (columns, rows, *(p._version for p in self.params))  # bumped by every update
         if self._boundary is not None and self._boundary[0] == key:
             return self._boundary[1]
-        lo, hi = self.x.min(dim=0).values, self.x.max(dim=0).values  # (2,), (2,)
-        pad = 0.1 * (hi - lo)
-        xs = torch.linspace(lo[0] - pad[0], hi[0] + pad[0], columns)
-        ys = torch.linspace(lo[1] - pad[1], hi[1] + pad[1], rows)
-        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1)  # (rows, cols, 2)
         try:
-            out = self.model(grid.reshape(-1, 2))  # (rows*cols, outputs)
+            if one_d:
+                picture: Boundary | Fit = pictures.fit(self.model, self.x, self.y, columns)
+            else:
+                if self._plane is None:  # which two features to draw: from the data, once
+                    labels = self.y.reshape(len(self.y), -1)[:, 0].long()
+                    self._plane = (
+                        (0, 1) if features == 2 else pictures.telling_features(self.x, labels)
+                    )
+                picture = pictures.boundary(
+                    self.model, self.x, self.y, classification, columns, rows, self._plane
+                )
         except Exception:  # a learner's model that raises: the forward phase will say where
             return None
-        classification = self.correct is not None
-        if classification:
-            values = out.argmax(dim=1) if out.shape[1] > 1 else (out[:, 0] > 0).long()
-            labels = self.y.reshape(len(self.y), -1)[:, 0].long()
-        else:
-            values, labels = out[:, 0], self.y.reshape(len(self.y), -1)[:, 0]
-        # The data never changes: the boundary shares it rather than copying it each time.
-        boundary = Boundary(xs, ys, values.reshape(rows, columns), self.x, labels, classification)
-        self._boundary = (key, boundary)
-        return boundary
+        self._boundary = (key, picture)
+        return picture
 
     # ----------------------------------------------------------------- the step, once
 
@@ -327,7 +372,10 @@ class Session:
             w.loss_done(s)
         self._losses.append(self._figures.metrics["loss"])
         if self._losses.fold_due:  # a long run: fold early steps, and forget going back there
-            self.history.drop_before(self._losses.fold())
+            start = self._losses.fold()
+            for log in self._step_logs():
+                log.fold_before(start)
+            self.history.drop_before(start)
 
     def _backward(self, s: StepState) -> None:
         for w in self._watchers:
@@ -417,7 +465,7 @@ class Session:
         else:
             self._capture = None
             self._watchers = self._light_watchers
-            self._layer_watchers = self._light_watchers if self._figures.watches_layers else ()
+            self._layer_watchers = (self._figures,) if self._figures.watches_layers else ()
         # A light step may check its .grad after the update, with the parameters, in one sum,
         # when no breakpoint judges its backward (and not while replaying: see _run_phase).
         self._figures.defer_grads = not full and not self._replaying and self._backward_unjudged
@@ -457,6 +505,8 @@ class Session:
         Every replayed phase runs with the switches it first ran with, and is judged again
         (its stop ignored) so that the breakpoints are armed as they were at that boundary."""
         target = self._clock(step, done)
+        if self.update_ratios is not None:  # its waiting copies need today's weights
+            self.update_ratios.flush()
         checkpoint = self._initial if step == 0 else self.history.latest(step)
         if checkpoint is None:
             raise SessionError(
@@ -480,8 +530,15 @@ class Session:
             self._figures.metrics = {}
             self._capture, self._watchers, self._layer_watchers = None, self._light_watchers, ()
             self._losses.clear()
+            for log in self._step_logs():
+                log.clear()
         else:
             self._losses.truncate(checkpoint.step - 1)
+            for log in self._step_logs():  # one that began later starts again from here
+                if checkpoint.step - 1 < log.start - 1:
+                    log.clear(checkpoint.step)
+                else:
+                    log.truncate(checkpoint.step - 1)
             self._replaying = True
             try:
                 for replayed in range(checkpoint.step, step + 1):
@@ -503,6 +560,8 @@ class Session:
     def report(self, stop: Stop | None = None) -> Report:
         """The panes' data at the current phase boundary."""
         s, c = self._state, self._capture
+        if self.update_ratios is not None:
+            self.update_ratios.flush()
         values = [self._copy(p) for p in self.params]
         grads = clone_grads(self.params, self._copy)
         parameters = tuple(
@@ -519,13 +578,14 @@ class Session:
         graph = None if c is None else c.graph_now(s)
         captured = () if c is None else c.grads
         deltas = () if c is None else c.deltas
-        loss = self._figures.metrics.get("loss") if self.done > Phase.LOSS.index else None
+        measured = self.done > Phase.LOSS.index
+        loss = self._figures.metrics.get("loss") if measured else None
         found = [
             *pitfalls.non_leaf_parameters(self.named),
             *pitfalls.accumulating(list(captured), s.zeroed),
             *pitfalls.missing_grads(list(captured), self.named),
             *pitfalls.nonfinite(loss, graph),
-            *(found for w in self._extra_watchers for found in w.pitfalls()),
+            *(found for w in self._light_watchers for found in w.pitfalls()),
         ]
         return Report(
             step=self.step_no,
@@ -550,6 +610,14 @@ class Session:
             complete=c is not None or self.step_no == 0,
             loss_start=self._losses.start,
             folded_losses=tuple(self._losses.folded),
+            feature_names=self.feature_names,
+            class_names=self.class_names,
+            test_loss=self._figures.metrics.get("test_loss") if measured else None,
+            test_accuracy=self._figures.metrics.get("test_accuracy") if measured else None,
+            test_losses=None if self.held_out is None else self.held_out.log.track(),
+            update_ratios=()
+            if self.update_ratios is None
+            else tuple((name, log.track()) for name, log in self.update_ratios.logs.items()),
         )
 
 

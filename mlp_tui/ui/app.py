@@ -77,6 +77,7 @@ class MlpTuiApp(App[int]):
         Binding("l", "learning_rate", "lr"),
         Binding("o", "open", "Open"),
         Binding("r", "reset", "Reset"),
+        Binding("y", "toggle_log_scale", "Log y", show=False),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
         # Textual binds ctrl+c to "copy" in inputs and elsewhere only to a hint: here it quits.
@@ -99,6 +100,7 @@ class MlpTuiApp(App[int]):
         ("o", "open a scenario: the built-in course or a path (in a browser: no paths)"),
         ("r", "reset to the first step (a file with make(): build it again)"),
         ("1 2 3", "show the Loss, Tensor or Lesson tab"),
+        ("y", "loss curve: y axis linear ↔ log scale"),
         ("enter", "graph: inspect a node (tree: enter opens, space folds)"),
         ("t", "graph as a tape (forward order) or as a tree"),
         ("p", "save a screenshot (SVG) in the current folder (in a browser: a new tab)"),
@@ -274,6 +276,11 @@ class MlpTuiApp(App[int]):
     def action_toggle_graph_view(self) -> None:
         if self.built is not None:
             self.view.graph.toggle_view()
+
+    def action_toggle_log_scale(self) -> None:
+        if self.built is not None:
+            log = self.view.loss.toggle_log_scale()
+            self.say(f"loss curve: {'log' if log else 'linear'} y axis", timeout=2)
 
     def action_save_svg(self) -> None:
         self._export("Screenshot", "svg", self.export_screenshot)

@@ -126,6 +126,7 @@ class Runner:
         from mlp_tui.scenarios import DEFAULT, open_scenario
 
         built = source() if callable(source) else open_scenario(source or DEFAULT)
+        built.session.record_update_ratios()  # before any step: the plot covers them all
         self.built = built
         self._post(Opened(built, built.session.report(), built.session.boundary()))
 

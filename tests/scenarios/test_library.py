@@ -37,7 +37,7 @@ from mlp_tui.session.phases import PHASES, Phase
 from mlp_tui.session.report import StepMetrics
 from mlp_tui.trace.deltas import HEALTHY_UPDATE_RATIO
 from mlp_tui.ui.format import accuracy as shown
-from mlp_tui.ui.format import log10, num
+from mlp_tui.ui.format import log10, num, percent
 
 NAMES = (
     "xor",
@@ -801,14 +801,22 @@ def test_adam_reaches_the_lessons_accuracy():
 # ------------------------------------------------------------------------ 13. iris
 
 
-def test_iris_reads_named_species_from_the_csv_and_reaches_98_7_percent():
+def test_iris_reads_named_species_holds_a_fifth_out_and_shows_overfitting():
     built = open_scenario("iris")
-    data, session = built.data, built.session
+    data, test, session = built.data, built.test, built.session
     assert built.spec.data.path == (library_dir() / "data" / "iris.csv").resolve()
     assert data.class_names == ("setosa", "versicolor", "virginica")
     assert data.feature_names == ("sepal_length", "sepal_width", "petal_length", "petal_width")
-    assert data.x.shape == (150, 4) and torch.bincount(data.y).tolist() == [50, 50, 50]
-    assert torch.allclose(data.x.mean(dim=0), torch.zeros(4), atol=1e-5)  # standardised
+    assert session.report().class_names == data.class_names  # the names reach the panes
+    assert session.report().feature_names == data.feature_names
+    # A fifth of each species held out: 120 flowers to train on, 30 to test on.
+    assert test is not None
+    assert data.x.shape == (120, 4) and torch.bincount(data.y).tolist() == [40, 40, 40]
+    assert test.x.shape == (30, 4) and torch.bincount(test.y).tolist() == [10, 10, 10]
+    assert len(data.x) + len(test.x) == 150
+    says("iris", "150 flowers, 50 of each", "30 flowers", "the other 120", "a fifth of each")
+    # Standardised by the training flowers' own statistics.
+    assert torch.allclose(data.x.mean(dim=0), torch.zeros(4), atol=1e-5)
     assert torch.allclose(data.x.std(dim=0, correction=0), torch.ones(4), atol=1e-5)
 
     setosa_right: list[bool] = []
@@ -819,24 +827,36 @@ def test_iris_reads_named_species_from_the_csv_and_reaches_98_7_percent():
         setosa_right.append(bool(((predicted == 0) == (session.y == 0)).all()))
 
     metrics, stops = trajectory(session, 300, setosa_check)
-    assert first_step(metrics, lambda m: m.accuracy >= 0.9) == 17
-    says("iris", f"90% at step 17 ({shown(metrics[16].accuracy)})")
-    assert [s for s, _, _ in stops] == [50]
-    says("iris", f"step **50**, the first step at 95% or more: **{shown(metrics[49].accuracy)}")
+    assert first_step(metrics, lambda m: m.accuracy >= 0.9) == 18
+    says("iris", f"90% at step 18 ({shown(metrics[17].accuracy)})")
+    assert [s for s, _, _ in stops] == [46]
+    says("iris", f"step **46**, the first step at 95% or more: **{shown(metrics[45].accuracy)}")
+    says("iris", f"`test {percent(metrics[45].test_accuracy)}`", "29 of 30")
+    assert metrics[45].test_accuracy == Fraction(29, 30)
     end = metrics[299]
-    says("iris", "300 steps", f"**{shown(end.accuracy)}**, {loss_at(end)}: 148 of the 150")
-    says("iris", f"that {shown(end.accuracy).split()[0]} is measured")
-    says("iris", "`[150×16]`", "`W0 [4×16]`", "50 setosa")
-    assert session.evaluate()[1] == end.accuracy == Fraction(148, 150)
+    says("iris", "300 steps", f"**{shown(end.accuracy)}**, {loss_at(end)}: 119 of the 120")
+    assert end.accuracy == Fraction(119, 120)
+    says("iris", f"**held-out loss {num(end.test_loss)} · acc {shown(end.test_accuracy)}**")
+    # The held-out loss bottoms out and rises again while the training loss keeps falling.
+    lowest = min(metrics, key=lambda m: m.test_loss)
+    assert lowest.step == 118 and lowest.test_loss < end.test_loss
+    assert end.loss < lowest.loss
+    says("iris", f"lowest at step 118 ({num(lowest.test_loss)})")
     with torch.no_grad():
         predicted = session.model(session.x).argmax(dim=1)
+        held_out = session.model(test.x).argmax(dim=1)
     wrong = (predicted != session.y).nonzero().flatten().tolist()
     pairs = sorted((data.class_names[session.y[i]], data.class_names[predicted[i]]) for i in wrong)
-    assert pairs == [("versicolor", "virginica"), ("virginica", "versicolor")]
+    assert pairs == [("virginica", "versicolor")]
+    wrong = (held_out != test.y).nonzero().flatten().tolist()
+    pairs = sorted((data.class_names[test.y[i]], data.class_names[held_out[i]]) for i in wrong)
+    assert pairs == [("versicolor", "virginica")]
+    says("iris", "a virginica taken for a versicolor", "a versicolor taken for a virginica")
     assert len(setosa_right) == 300
     first_always = next(i for i in range(300) if all(setosa_right[i:])) + 1
-    assert first_always == 16  # setosa is right from step 16 on
-    says("iris", "from the update of step 16 on")
+    assert first_always == 17  # setosa is right from step 17 on
+    says("iris", "All 40 training setosa are right", "from the update of step 17 on")
+    says("iris", "`[120×16]`", "`W0 [4×16]`")
 
 
 # ------------------------------------------------------------------------ the graph's tape
@@ -912,7 +932,7 @@ SETTINGS = {
     "init-matters": "0 1 2 16 1/4 0.01 0.25",
     "momentum": "1 2 5 10 16 0.1 0.2 0.9",
     "adam": "0 2 9 11 0.001 0.1 0.9 0.999",
-    "iris": "0 1 2 3 12 0.01",
+    "iris": "0 0.2 1 2 3 12 16 0.01",
 }
 
 
@@ -962,6 +982,6 @@ LESSON_TESTS = {
         test_adam_moments_and_delta_follow_the_formula,
         test_adam_reaches_the_lessons_accuracy,
     ),
-    "iris": (test_iris_reads_named_species_from_the_csv_and_reaches_98_7_percent,),
+    "iris": (test_iris_reads_named_species_holds_a_fifth_out_and_shows_overfitting,),
 }
 """Each lesson's own tests: what the figure check runs when it runs without them."""

@@ -21,6 +21,7 @@ from textual.widgets import Static
 
 from mlp_tui.ui.app import MlpTuiApp
 from mlp_tui.ui.widgets.status_bar import StatusBar
+from tests.ui.pane_harness import flat, screen_text
 from tests.ui.pilot_helpers import settle
 
 SIZE = (160, 50)  # a terminal where the Loss tab has room for the decision boundary
@@ -584,20 +585,29 @@ def test_iris_lesson():
         await me.press("n", "n")
         me.at(1, "forward")
         lines = me.graph
-        assert any("x @ W0" in line and "[150×16]" in line for line in lines)
+        assert any("x @ W0" in line and "[120×16]" in line for line in lines)
         assert any(line.split()[1] == "W0" and "[4×16]" in line for line in lines[1:])
-        me.says("x @ W0 makes a [150×16]", "W0 [4×16]")
+        me.says("x @ W0 makes a [120×16]", "W0 [4×16]")
         await me.press("2")
         assert me.tab == "tensor"
         assert me.tensor.startswith("W0  parameter") and "float32 [4×16]" in me.tensor
         await me.press("c")
-        me.at(50, "loss")
-        me.shows("status", "acc 95.3% (143/150)", "■ breakpoint")
-        me.says("step 50")
-        assert "Stopped at step 50: 95%: only the versicolor/virginica" in me.note
+        me.at(46, "loss")
+        me.shows("status", "acc 95.0% (114/120)", "test 96.6%", "■ breakpoint")
+        me.says("step 46")
+        assert "Stopped at step 46: 95%: only the versicolor/virginica" in me.note
         await me.press("c")
         me.at(300, "step")
-        me.shows("status", "acc 98.6% (148/150)", "loss 0.04241", END)
-        me.says("300 steps", "148 of the 150 flowers")
+        me.shows("status", "acc 99.1% (119/120)", "loss 0.02796", END)
+        me.says("300 steps", "119 of the 120 training flowers")
+        await me.press("1")
+        assert me.tab == "loss"
+        me.shows("metrics", "held-out loss 0.1038 · acc 96.6% (29/30)")
+        loss = me.app.view.loss
+        assert loss.curve.test_losses and loss.curve.plotted_test[1]  # both curves drawn
+        assert "─ train ─ held-out" in flat(screen_text(me.app))  # and the legend says which
+        await me.press("y")
+        assert loss.curve.log_scale and "loss · log y" in screen_text(me.app)
+        me.says("Press y for a log y axis")
 
     follow("iris", lesson)

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from mlp_tui.scenarios import open_scenario
-from mlp_tui.session.report import Report
+from mlp_tui.session.report import Fit, Report
 from mlp_tui.session.session import Session
 from mlp_tui.ui.format import num
 from mlp_tui.ui.widgets.boundary_plot import POINT_MARKERS
@@ -167,12 +167,12 @@ def test_nonfinite_loss_does_not_crash_and_says_diverged(tmp_path: Path) -> None
     asyncio.run(run())
 
 
-def test_boundary_shown_for_2d_data_and_hidden_for_1d(tmp_path: Path) -> None:
+def test_boundary_shown_for_2d_data_and_a_fit_for_1d(tmp_path: Path) -> None:
     xor = open_scenario("xor").session
     xor_report = xor.run(30)
     sine = sine_session(tmp_path)
     sine_report = sine.run(5)
-    assert sine.boundary() is None  # one feature: nothing to draw
+    assert isinstance(sine.boundary(), Fit)  # one feature: ŷ(x), not a boundary
 
     async def run() -> None:
         app = PaneApp(LossPane, "LossApp")
@@ -203,7 +203,7 @@ def test_boundary_shown_for_2d_data_and_hidden_for_1d(tmp_path: Path) -> None:
             assert len(canvas) == rows
             assert all(line.rstrip("│").endswith(("░", "·", "o", "x")) for line in canvas)  # no gap
             text = screen_text(app)
-            assert "decision boundary · 2 classes" in text
+            assert "decision boundary  o class 0  x class 1" in text  # the legend
             drawn = "".join(line[plot.region.x : plot.region.right] for line in text.splitlines())
             assert drawn.count(POINT_MARKERS[0]) > 20 and drawn.count(POINT_MARKERS[1]) > 20
             assert "·" in drawn and "░" in drawn  # both predicted regions
@@ -213,13 +213,12 @@ def test_boundary_shown_for_2d_data_and_hidden_for_1d(tmp_path: Path) -> None:
             await pilot.pause()
             assert plot.builds == 2
 
-            # Another scenario, 1-D: the boundary goes away, the curve takes the room.
+            # Another scenario, 1-D: the boundary goes away, the fit takes its place.
             pane.show(sine_report)
             pane.show_boundary(sine.boundary())
             await pilot.pause()
-            assert not pane.boundary_visible
+            assert not pane.boundary_visible and pane.fit_visible
             assert "decision boundary" not in screen_text(app)
-            assert pane.curve.size.width > 90
             assert pane.curve.plotted_points[1] == sine_report.losses
 
     asyncio.run(run())
@@ -243,11 +242,16 @@ def test_narrow_pane_stacks_then_hides_boundary_and_survives_tiny_sizes() -> Non
             await pilot.pause()
             assert not pane.boundary_visible  # no room: hidden
             text = screen_text(app)
-            assert "step 30" in text
-            # No room for axes: the curve falls back to a sparkline, highest at the start.
-            rows = text.splitlines()[2:5]
-            assert all(line[1:19].strip("▁▂▃▄▅▆▇█ ") == "" for line in rows)
-            assert rows[0][1] == "█" and rows[-1][18] in "▁▂▃▄▅▆▇█"
+            # The metrics row drops its words, never a figure: the loss alone fits.
+            assert pane.metrics_text == f"loss {num(report.losses[-1])}"
+            assert pane.metrics_text in text
+            # No room for plotext's axes: a sparkline between its highest and lowest loss,
+            # labelled on a y axis, over the steps it spans; highest at the start.
+            top, bottom, axis = (line[1:19] for line in text.splitlines()[2:5])
+            high, low = num(max(report.losses), 3), num(min(report.losses), 3)
+            assert top.startswith(f"{high}┤█") and bottom.lstrip().startswith(f"{low}┤")
+            assert bottom.rstrip()[-1] in "▁▂▃▄▅▆▇█"
+            assert axis.split() == ["step", "1", "30"]
 
             await pilot.resize_terminal(6, 3)
             await pilot.pause()

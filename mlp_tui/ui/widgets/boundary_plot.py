@@ -13,7 +13,7 @@ from rich.text import Text
 
 from mlp_tui.session.report import Boundary
 from mlp_tui.ui.format import num
-from mlp_tui.ui.widgets.plot_lines import PlotLines, fits
+from mlp_tui.ui.widgets.plot_lines import PlotLines, fits, legend_lines
 
 CLASS_COLORS = [
     (70, 140, 255),  # blue
@@ -45,6 +45,7 @@ REGRESSION_COLORS = [
 ]
 """RGB of the regression bins, low (blue) to high (orange)."""
 
+_AXES_COLOR = (170, 170, 170)
 _GRID_DIM = 0.55  # the grid's colour is the class colour at this brightness
 
 
@@ -60,6 +61,52 @@ class BoundaryPlot(PlotLines):
         super().__init__(id=id)
         self.boundary: Boundary | None = None
         """The grid and data drawn, as last given to ``set_boundary``."""
+        self.class_names: tuple[str, ...] | None = None
+        """The classes' names in index order (from the data); None: class 0, class 1…"""
+        self.feature_names: tuple[str, ...] | None = None
+        """x's columns' names (from the data); None: x0, x1…"""
+
+    def set_names(self, features: tuple[str, ...] | None, classes: tuple[str, ...] | None) -> None:
+        """The data's names for its features and classes (``Report``'s), for the legend."""
+        if (features, classes) != (self.feature_names, self.class_names):
+            self.feature_names, self.class_names = features, classes
+            self.invalidate()
+
+    def feature_name(self, i: int) -> str:
+        names = self.feature_names
+        return names[i] if names is not None and i < len(names) else f"x{i}"
+
+    def class_name(self, k: int) -> str:
+        names = self.class_names
+        return names[k] if names is not None and k < len(names) else f"class {k}"
+
+    def header(self, width: int, height: int) -> list[Text]:
+        """``decision boundary`` and a legend: each class's point marker, in its colour, and
+        its name; wrapped to a second line when one is too narrow."""
+        b = self.boundary
+        if b is None:
+            return []
+        if not b.classification:
+            lo, hi = self._value_range(b)
+            return [Text.assemble(("prediction", "bold"), f" {num(lo, 3)} … {num(hi, 3)}")]
+        entries = [
+            (
+                f"{POINT_MARKERS[k % len(POINT_MARKERS)]} {self.class_name(k)}",
+                CLASS_COLORS[k % len(CLASS_COLORS)],
+            )
+            for k in range(self._class_count(b))
+        ]
+        if b.inputs > 2:  # a slice: say which two features, and where the others are
+            i, j = b.features
+            axes = f"x: {self.feature_name(i)}  y: {self.feature_name(j)}, the others at their mean"
+            entries.append((axes, _AXES_COLOR))
+        return legend_lines("decision boundary", entries, width)
+
+    @staticmethod
+    def _class_count(b: Boundary) -> int:
+        """How many classes the legend lists: every label and every predicted class."""
+        top = max(int(b.labels.max()) if len(b.labels) else 0, int(b.values.max()))
+        return max(top + 1, 2)
 
     def set_boundary(self, boundary: Boundary | None) -> bool:
         """Keep ``boundary``; refresh only if it differs from the one drawn. True if it did."""
@@ -86,8 +133,9 @@ class BoundaryPlot(PlotLines):
         Any other grid is resampled to it (nearest grid point per cell)."""
         width, height = self.size if size is None else size
         y_labels = self._axis(self.boundary)[3] if self.boundary is not None else ["-0.00"]
-        title = 1 if height >= 10 else 0
-        return max(2, width - max(map(len, y_labels)) - 2), max(2, height - 3 - title)
+        header = len(self.header(width, height)) if self.boundary is not None else 1
+        # Canvas: right of the y labels and the axis; above the x axis and its labels.
+        return max(2, width - max(map(len, y_labels)) - 1), max(2, height - header - 2)
 
     @staticmethod
     def _axis(b: Boundary) -> tuple[list[float], list[str], list[float], list[str]]:
@@ -104,8 +152,7 @@ class BoundaryPlot(PlotLines):
         plt = self.plt
         if b.classification:
             labels = b.labels.long()
-            classes = sorted(set(labels.tolist()))
-            for k in classes:
+            for k in sorted(set(labels.tolist())):
                 mask = labels == k
                 plt.scatter(
                     b.points[mask, 0].tolist(),
@@ -113,7 +160,6 @@ class BoundaryPlot(PlotLines):
                     marker=POINT_MARKERS[k % len(POINT_MARKERS)],
                     color=CLASS_COLORS[k % len(CLASS_COLORS)],
                 )
-            title = f"decision boundary · {len(classes)} classes"
         else:
             lo, hi = self._value_range(b)
             point_bins = self._bins(b.labels.reshape(-1), lo, hi)
@@ -126,9 +172,6 @@ class BoundaryPlot(PlotLines):
                         marker="o",
                         color=REGRESSION_COLORS[k],
                     )
-            title = f"prediction {num(lo, 3)} … {num(hi, 3)}"
-        if height >= 10:
-            plt.title(title)
         x_ticks, x_labels, y_ticks, y_labels = self._axis(b)
         plt.xlim(x_ticks[0], x_ticks[-1])
         plt.ylim(y_ticks[0], y_ticks[-1])

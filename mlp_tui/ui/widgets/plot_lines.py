@@ -47,6 +47,23 @@ def fits(width: int, height: int) -> bool:
     return width >= MIN_PLOT[0] and height >= MIN_PLOT[1]
 
 
+def legend_lines(
+    title: str, entries: list[tuple[str, tuple[int, int, int]]], width: int
+) -> list[Text]:
+    """``title`` in bold, then each (label, RGB) entry in its colour, wrapped between entries
+    onto as many lines as the width needs: a legend entry is never cut."""
+    lines = [Text(title, style="bold")]
+    for label, rgb in entries:
+        line = lines[-1]
+        if line.cell_len and line.cell_len + 2 + len(label) > width:
+            line = Text()
+            lines.append(line)
+        if line.cell_len:
+            line.append("  ")
+        line.append(label, style=Style(color=Color.from_rgb(*rgb), bold=True))
+    return lines
+
+
 @functools.lru_cache(maxsize=256)
 def rich_color(color: object) -> Color | None:
     """A plotext colour (RGB tuple, 0-255 code or name; "default": none) as a Rich colour."""
@@ -94,9 +111,17 @@ class PlotLines(Widget):
         self._strips: list[Strip] | None = None
         self._strips_key: tuple | None = None
 
+    x_name = ""
+    """The x axis's name, written left of its first tick label (``step 1 … 300``)."""
+
     def draw(self, width: int, height: int) -> Text | None:
         """Set the figure up for this size; or return a text (lines) to show instead."""
         raise NotImplementedError
+
+    def header(self, width: int, height: int) -> list[Text]:
+        """Lines above the plot (``width`` × ``height`` in all): what it shows and a legend,
+        in the series' colours. The plot gets the rows left; none by default."""
+        return []
 
     def paint(self, matrix: Any) -> None:
         """Draw straight into plotext's built matrix (``marker``/``fullground`` rows, row 0
@@ -123,15 +148,16 @@ class PlotLines(Widget):
             return []
         plt = self.plt
         plt.clear_figure()
-        message = self.draw(width, height)
+        head = self.header(width, height)[:height]
+        height -= len(head)
+        head_strips = [self._text_strip(line, width, base) for line in head]
+        message = self.draw(width, height) if height > 0 else Text("")
         if message is not None:
-            strips = []
-            for line in message.split("\n")[:height]:
-                line.truncate(width)
-                segments = [s for s in line.render(self.app.console) if s.text != "\n"]
-                strips.append(Strip(segments).apply_style(base).adjust_cell_length(width, base))
-            return strips
+            lines = message.split("\n")[:height]
+            return head_strips + [self._text_strip(line, width, base) for line in lines]
         self.builds += 1
+        plt.xaxes(True, False)  # an open frame: axes left and below, like a paper plot
+        plt.yaxes(True, False)
         plt.theme("clear")
         plt.plotsize(width, height)
         plt._set_size(width, height)  # as PlotextPlot.render does (textual-plotext issue #5)
@@ -139,6 +165,7 @@ class PlotLines(Widget):
         plt._build_matrix()
         matrix = plt.monitor.matrix
         self.paint(matrix)
+        self._write_x_name(matrix)
         styles: dict[tuple[object, object], Style] = {}
         axes = muted(base)  # frame and tick labels: the foreground, a little toward the bg
 
@@ -172,4 +199,22 @@ class PlotLines(Widget):
                     segments.append(Segment(text, style))
                     start = col
             strips.append(Strip(segments).adjust_cell_length(width, base))
-        return strips
+        return head_strips + strips
+
+    def _text_strip(self, line: Text, width: int, base: Style) -> Strip:
+        line.truncate(width)
+        segments = [s for s in line.render(self.app.console) if s.text != "\n"]
+        return Strip(segments).apply_style(base).adjust_cell_length(width, base)
+
+    def _write_x_name(self, matrix: Any) -> None:
+        """``x_name`` on the tick labels' row (plotext's row 0), in the blank cells under the
+        y labels, when they are blank and wide enough."""
+        cols = matrix.Cols_canvas
+        if not self.x_name or not cols or matrix.rows < 2:
+            return
+        room = cols[0] - 1  # columns left of the y axis
+        row = matrix.marker[0]
+        if len(self.x_name) > room or any(c != " " for c in row[:room]):
+            return
+        for i, char in enumerate(self.x_name.rjust(room)):
+            row[i] = char

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
-from mlp_tui.ui.format import accuracy, num
+from mlp_tui.ui.format import accuracy, num, percent
 
 if TYPE_CHECKING:  # torch stays unimported until the scenario loads
     from mlp_tui.session.report import Report
@@ -51,6 +51,8 @@ class StatusBar(Static):
             text.append(f" · loss {num(report.loss)}")
         if report.accuracy is not None:
             text.append(f" · acc {accuracy(report.accuracy)}")
+        if report.test_accuracy is not None:
+            text.append(f" · test {percent(report.test_accuracy)}")
         if report.lr is not None:  # a learner's optimizer may have no lr
             text.append(f" · lr {num(report.lr)}")
         if not report.zero_grad:
