@@ -66,6 +66,7 @@ class MlpTuiApp(App[int]):
 
     TITLE = "mlp-tui"
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
+    ALLOW_IN_MAXIMIZED_VIEW = "StatusBar, Footer"  # m: the pane, and where the session stands
     BINDINGS = [
         Binding("n", "next_phase", "Next phase"),
         Binding("s", "step", "Step"),
@@ -82,22 +83,28 @@ class MlpTuiApp(App[int]):
         Binding("1", "tab('loss')", "Loss", show=False),
         Binding("2", "tab('tensor')", "Tensor", show=False),
         Binding("3", "tab('lesson')", "Lesson", show=False),
+        Binding("4", "show_pane('graph')", "Graph", show=False),
+        Binding("5", "show_pane('grads')", ".grad", show=False),
+        Binding("6", "show_pane('deltas')", "Δ", show=False),
+        Binding("m", "maximize", "Maximise", show=False),
         Binding("p", "save_svg", "Screenshot", show=False),
         Binding("g", "export_dot", "Graph DOT", show=False),
     ]
-    KEY_HELP = [
-        ("n", "next phase: zero_grad → forward → loss → backward → step"),
-        ("s", "finish the current training step (or run one whole step)"),
-        ("c", "continue: train until paused (c again), a breakpoint or inf/NaN"),
-        ("b", "back one phase, restoring weights, grads, optimizer and RNG exactly"),
-        ("z", "switch zero_grad() on/off (off: watch .grad accumulate)"),
+    KEY_HELP = [  # one short line each: `?` lays them out in two columns that fit 80×24
+        ("n", "next phase (five make a step)"),
+        ("s", "finish the step (or run one)"),
+        ("c", "run until c, a breakpoint, NaN"),
+        ("b", "back one phase, exactly"),
+        ("z", "zero_grad() on / off"),
         ("l", "change the learning rate"),
-        ("o", "open a scenario (built-in course or a path)"),
-        ("r", "reset the scenario to its first step"),
-        ("1 2 3", "show the Loss, Tensor or Lesson tab"),
-        ("enter", "on a graph node: inspect its tensor"),
-        ("p", "save a screenshot (SVG) in the current folder"),
-        ("g", "export the autograd graph as Graphviz DOT"),
+        ("o", "open a scenario"),
+        ("r", "reset to the first step"),
+        ("1 2 3", "Loss, Tensor, Lesson tab"),
+        ("4 5 6", "Graph, .grad, Δ pane"),
+        ("m", "maximise pane (m, esc: back)"),
+        ("enter", "graph node: inspect tensor"),
+        ("p", "save a screenshot (SVG)"),
+        ("g", "export the graph (DOT)"),
         ("?", "this help"),
         ("q", "quit (ctrl+c too)"),
     ]
@@ -233,6 +240,18 @@ class MlpTuiApp(App[int]):
     def action_tab(self, tab: str) -> None:
         if self.built is not None:
             self.view.show_tab(tab)
+
+    def action_show_pane(self, pane: str) -> None:
+        if self.built is not None:
+            self.view.show_pane(pane)
+
+    def action_maximize(self) -> None:
+        """m: the focused pane fills the screen (Textual's own maximise, so escape restores
+        it too); m again restores it."""
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        elif self.built is not None and self.screen is self.view.screen:
+            self.screen.maximize(self.view.slot_to_maximize(), container=False)
 
     def action_save_svg(self) -> None:
         self._export("Screenshot", "svg", self.export_screenshot)
