@@ -85,16 +85,16 @@ def status_line(title: str, report: Report | None, running: bool, width: int) ->
     text = build()
     for name in SHORTENINGS:
         if text.cell_len <= width:
-            return text
+            break
         if name == "separator":
             separator = "·"
         else:
             chosen[name] = chosen.get(name, 0) + 1
         text = build()
     room = width - text.cell_len - cell_len(separator)
-    if room >= 6 and title:  # a part of the title, marked as cut
+    if chosen["title"] and room >= 6 and title:  # the title dropped: as much as fits
         shown = title if cell_len(title) <= room else title[: room - 1] + "…"
-        text = Text(shown) + Text(separator) + text
+        text = Text(shown) + Text(separator, style="dim") + text
     return text
 
 
@@ -102,7 +102,9 @@ class StatusBar(Static):
     """Scenario title, step, phase just completed, loss, accuracy, lr, zero_grad, run state."""
 
     DEFAULT_CSS = """
-    StatusBar { height: 1; background: $primary-background; color: $text; padding: 0 1; }
+    StatusBar {
+        dock: top; height: 1; background: $primary-background; color: $text; padding: 0 1;
+    }
     """
 
     def __init__(self) -> None:
