@@ -11,8 +11,10 @@ How much room depends on the terminal (``layout_for``):
   tabs on the right, the main one larger;
 - ``vast`` (from 190×54): graph, gradients and updates, and the tabs in three columns.
 
-All of it is CSS classes on this view (app.tcss): a phase change or a resize toggles
-classes, never recomposes a pane.
+A phase change or a resize sets a few inline styles (``plan``: display, width, height) on
+the slots and their containers: no pane is recomposed, and no CSS class changes (a class on
+a container restyles every widget under it: ~40 ms a phase for the Markdown of the lesson
+and the parameter blocks alone). app.tcss holds what does not change.
 """
 
 from __future__ import annotations
@@ -116,6 +118,58 @@ def deltas_note(report: Report) -> str:
     return "Δ appears after the step phase"
 
 
+Styles = dict[str, dict[str, object]]
+"""Inline styles by widget id: ``display`` (bool), ``width``, ``height``, ``layout``."""
+
+
+def plan(layout: str, main_slot: str, folded: frozenset[str] | set[str]) -> Styles:
+    """Where each slot goes: for a ``layout`` (``layout_for``), the slot given the room and
+    the slots ``folded`` to their one-line note (only ``grads`` and ``deltas`` fold)."""
+    if layout == "compact":  # one slot fills the screen, under the switcher
+        params = main_slot in ("grads", "deltas")
+        styles: Styles = {
+            "switcher": {"display": True},
+            "graph-slot": {"display": main_slot == "graph", "width": "1fr"},
+            "right": {"display": main_slot != "graph", "layout": "vertical"},
+            "params": {"display": params, "height": "1fr", "width": "1fr"},
+            "tabs-slot": {"display": main_slot == "tabs", "height": "1fr", "width": "1fr"},
+        }
+        for name in ("grads", "deltas"):
+            styles[f"{name}-slot"] = {"display": main_slot == name, "height": "1fr"}
+            styles[f"{name}-note"] = {"display": False}
+            styles[name] = {"display": True}
+        return styles
+    params_folded = folded >= {"grads", "deltas"}
+    on_params = main_slot in ("grads", "deltas")
+    styles = {
+        "switcher": {"display": False},
+        "right": {"display": True},
+        "params": {"display": True},
+        "tabs-slot": {"display": True},
+    }
+    for name in ("grads", "deltas"):
+        fold = name in folded
+        height = "auto" if fold else ("2fr" if main_slot == name else "1fr")
+        styles[f"{name}-slot"] = {"display": True, "height": height}
+        styles[f"{name}-note"] = {"display": fold}
+        styles[name] = {"display": not fold}
+    if layout == "vast":  # three columns; the tabs take the middle one's width when it folds
+        styles["graph-slot"] = {"display": True, "width": "32%"}
+        styles["right"]["layout"] = "vertical" if params_folded else "horizontal"
+        styles["params"].update(width="1fr", height="auto" if params_folded else "1fr")
+        styles["tabs-slot"].update(width="1fr", height="1fr")
+        return styles
+    styles["graph-slot"] = {"display": True, "width": "42%"}  # steady: the graph reads in place
+    styles["right"]["layout"] = "vertical"
+    params_height = "auto" if params_folded else ("3fr" if on_params else "1fr")
+    styles["params"].update(width="1fr", height=params_height)
+    # The tabs take what the folded panes leave: the same height from zero_grad to loss,
+    # so that forward and loss do not resize (and redraw) the plots.
+    tabs_height = "2fr" if main_slot == "tabs" and not params_folded else "1fr"
+    styles["tabs-slot"].update(width="1fr", height=tabs_height)
+    return styles
+
+
 class Slot(Vertical):
     """A place in the layout holding one pane, and the note it folds to. It is what ``m``
     maximises (Textual's own ``Screen.maximize``): the pane with its title and border."""
@@ -139,6 +193,10 @@ class DebuggerView(Horizontal):
         """Slots whose pane has nothing to say yet."""
         self.layout_name = "compact"
         """``compact``, ``multi`` or ``vast``: see ``layout_for``."""
+        self._styled: dict[str, Widget] = {}
+        """The widgets ``plan`` styles, by id."""
+        self._applied: dict[tuple[str, str], object] = {}
+        """The inline styles set last, by (widget id, rule): only changes are set."""
 
     def compose(self) -> ComposeResult:
         yield PaneSwitcher(id="switcher")
@@ -174,7 +232,13 @@ class DebuggerView(Horizontal):
         self.switcher = self.query_one(PaneSwitcher)
         self._grads_note = self.query_one("#grads-note", Static)
         self._deltas_note = self.query_one("#deltas-note", Static)
+        self._styled = {
+            w.id: w for w in self.query("#switcher, .slot, #right, #params, .pane-note")
+        }
+        self._styled.update(grads=self.grads, deltas=self.deltas)
+        self._styled["tab-row"] = self.tabs.query_one("ContentTabs")
         self._arrange(layout_for(self.app.size))
+        self.watch(self.screen, "maximized", self._maximized, init=False)
 
     def on_resize(self, event: Resize) -> None:
         self._arrange(layout_for(self.app.size))
@@ -249,17 +313,15 @@ class DebuggerView(Horizontal):
         return "tabs" if pane in TABS else pane
 
     def _arrange(self, layout: str) -> None:
-        if layout != self.layout_name or not self.has_class(f"-{layout}"):
+        if layout != self.layout_name or not self._applied:
             self.layout_name = layout
-            self.set_class(layout == "compact", "-compact")
-            self.set_class(layout == "multi", "-multi")
-            self.set_class(layout == "vast", "-vast")
             self._apply()
             if layout == "compact":
                 self._focus_slot(self._slot_of(self.main))
 
     def _apply(self) -> None:
-        """Set the classes app.tcss lays the slots out by."""
+        """Lay the slots out for the main pane and the idle ones (``plan``); set only the
+        styles that change, and do nothing while ``m`` has a slot maximised."""
         main_slot = self._slot_of(self.main)
         compact = self.layout_name == "compact"
         folded = set() if compact else set(self._idle)
@@ -267,13 +329,31 @@ class DebuggerView(Horizontal):
             folded.discard(main_slot)
         if main_slot in folded:  # nothing to say yet: the room goes to the tabs
             main_slot = "tabs"
-        classes = {f"-main-{slot}": slot == main_slot for slot in SLOTS}
-        classes["-grads-folded"] = "grads" in folded
-        classes["-deltas-folded"] = "deltas" in folded
-        classes["-params-folded"] = folded >= {"grads", "deltas"}
-        self.update_classes(classes)
         shown = self.tabs.active if main_slot == "tabs" else self.main
         self.switcher.point_at(shown, self._idle)
+        styles = plan(self.layout_name, main_slot, folded)
+        styles["tab-row"] = {"display": not compact}  # the switcher names the tabs
+        for name, wanted in styles.items():
+            for rule, value in wanted.items():
+                if self._applied.get((name, rule)) != value:
+                    self._applied[(name, rule)] = value
+                    if rule == "display":
+                        value = "block" if value else "none"
+                    setattr(self._styled[name].styles, rule, value)
+
+    def _maximized(self, widget: Widget | None) -> None:
+        """``m``: the slot Textual maximises fills the screen, whatever ``plan`` gave it
+        (inline styles outrank the stylesheet), with its pane open; restored after."""
+        self._applied.clear()
+        if not isinstance(widget, Slot):
+            self._apply()
+            return
+        name = widget.id.removesuffix("-slot")
+        widget.styles.display = "block"
+        widget.styles.width = widget.styles.height = "1fr"
+        if name in ("grads", "deltas"):
+            self._styled[f"{name}-note"].styles.display = "none"
+            self._styled[name].styles.display = "block"
 
     def _focus_slot(self, slot: str) -> None:
         """Focus the first focusable widget of a slot (of the active tab, for the tabs), so
