@@ -304,7 +304,7 @@ class MlpTuiApp(App[int]):
         spec = message.built.spec
         self.view.lesson.set_lesson(spec.title, spec.lesson)
         self._show(message.report, message.boundary)
-        self.view.graph.focus()
+        self.view.focus_start()
         self.sub_title = spec.title
         # After the new panes are on screen: the collection takes 0.1-0.2 s.
         self.call_after_refresh(_freeze_what_stays)

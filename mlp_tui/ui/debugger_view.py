@@ -271,6 +271,11 @@ class DebuggerView(Horizontal):
         self._set_main(pane)
         self._focus_slot(self._slot_of(pane))
 
+    def focus_start(self) -> None:
+        """The first focus: the graph, where arrows and enter pick a node; on a compact
+        screen, the pane on screen."""
+        self._focus_slot("graph" if self.layout_name != "compact" else self._slot_of(self.main))
+
     def slot_to_maximize(self) -> Widget:
         """The slot holding the focused widget, else the main pane's slot."""
         focused = self.screen.focused
@@ -358,6 +363,9 @@ class DebuggerView(Horizontal):
     def _focus_slot(self, slot: str) -> None:
         """Focus the first focusable widget of a slot (of the active tab, for the tabs), so
         arrows scroll it and ``m`` maximises it; with none, nothing keeps a hidden focus."""
+        if slot == "graph":
+            self.graph.focus()
+            return
         if slot == "tabs":
             root: Widget = self.tabs.get_pane(self.tabs.active)
         else:
