@@ -1,7 +1,7 @@
 """The debugger's panes, laid out and fed together, in a layout that follows the phase.
 
-Each pane sits in a ``Slot``: a place in the layout that ``m`` maximises, and that folds to
-a one-line note while its pane has nothing to say yet (``.grad`` before backward, Δ before
+Each pane sits in a place of the layout (a *slot*: ``#graph-slot``…), in a ``Slot`` that
+``m`` maximises; a slot folds to a one-line note while its pane has nothing to say yet (``.grad`` before backward, Δ before
 the step). The pane the phase is about is the *main* pane (``main_pane``): it gets the room.
 How much room depends on the terminal (``layout_for``):
 
@@ -137,7 +137,7 @@ def plan(layout: str, main_slot: str, folded: frozenset[str] | set[str]) -> Styl
         for name in ("grads", "deltas"):
             styles[f"{name}-slot"] = {"display": main_slot == name, "height": "1fr"}
             styles[f"{name}-note"] = {"display": False}
-            styles[name] = {"display": True}
+            styles[f"{name}-max"] = {"display": True}
         return styles
     params_folded = folded >= {"grads", "deltas"}
     on_params = main_slot in ("grads", "deltas")
@@ -152,7 +152,7 @@ def plan(layout: str, main_slot: str, folded: frozenset[str] | set[str]) -> Styl
         height = "auto" if fold else ("2fr" if main_slot == name else "1fr")
         styles[f"{name}-slot"] = {"display": True, "height": height}
         styles[f"{name}-note"] = {"display": fold}
-        styles[name] = {"display": not fold}
+        styles[f"{name}-max"] = {"display": not fold}
     if layout == "vast":  # three columns; the tabs take the middle one's width when it folds
         styles["graph-slot"] = {"display": True, "width": "32%"}
         styles["right"]["layout"] = "vertical" if params_folded else "horizontal"
@@ -171,8 +171,10 @@ def plan(layout: str, main_slot: str, folded: frozenset[str] | set[str]) -> Styl
 
 
 class Slot(Vertical):
-    """A place in the layout holding one pane, and the note it folds to. It is what ``m``
-    maximises (Textual's own ``Screen.maximize``): the pane with its title and border."""
+    """What ``m`` maximises (Textual's own ``Screen.maximize``): one pane with its title
+    and border. It sits in a place of the layout (``plan`` sizes the place, never the
+    slot: inline styles would outrank the maximised view's), beside the note the place
+    folds to."""
 
     ALLOW_MAXIMIZE = True
 
@@ -200,18 +202,21 @@ class DebuggerView(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield PaneSwitcher(id="switcher")
-        with Slot(id="graph-slot", classes="slot"):
+        with Vertical(id="graph-slot", classes="slot"), Slot(id="graph-max"):
             yield GraphPane(id="graph")
         with Vertical(id="right"):
             with Vertical(id="params"):
-                with Slot(id="grads-slot", classes="slot"):
+                with Vertical(id="grads-slot", classes="slot"):
                     yield Static(id="grads-note", classes="pane-note")
-                    yield GradPane(id="grads")
-                with Slot(id="deltas-slot", classes="slot"):
+                    with Slot(id="grads-max"):
+                        yield GradPane(id="grads")
+                with Vertical(id="deltas-slot", classes="slot"):
                     yield Static(id="deltas-note", classes="pane-note")
-                    yield DeltaPane(id="deltas")
+                    with Slot(id="deltas-max"):
+                        yield DeltaPane(id="deltas")
             with (
-                Slot(id="tabs-slot", classes="slot"),
+                Vertical(id="tabs-slot", classes="slot"),
+                Slot(id="tabs-max"),
                 TabbedContent(id="tabs", initial="lesson"),
             ):
                 with TabPane("Loss", id="loss"):
@@ -233,12 +238,10 @@ class DebuggerView(Horizontal):
         self._grads_note = self.query_one("#grads-note", Static)
         self._deltas_note = self.query_one("#deltas-note", Static)
         self._styled = {
-            w.id: w for w in self.query("#switcher, .slot, #right, #params, .pane-note")
+            w.id: w for w in self.query("#switcher, .slot, #right, #params, .pane-note, Slot")
         }
-        self._styled.update(grads=self.grads, deltas=self.deltas)
         self._styled["tab-row"] = self.tabs.query_one("ContentTabs")
         self._arrange(layout_for(self.app.size))
-        self.watch(self.screen, "maximized", self._maximized, init=False)
 
     def on_resize(self, event: Resize) -> None:
         self._arrange(layout_for(self.app.size))
@@ -282,7 +285,7 @@ class DebuggerView(Horizontal):
         for ancestor in focused.ancestors_with_self if focused is not None else ():
             if isinstance(ancestor, Slot):
                 return ancestor
-        return self.query_one(f"#{self._slot_of(self.main)}-slot")
+        return self.query_one(f"#{self._slot_of(self.main)}-max", Slot)
 
     # ------------------------------------------------------------------ layout
 
@@ -346,20 +349,6 @@ class DebuggerView(Horizontal):
                         value = "block" if value else "none"
                     setattr(self._styled[name].styles, rule, value)
 
-    def _maximized(self, widget: Widget | None) -> None:
-        """``m``: the slot Textual maximises fills the screen, whatever ``plan`` gave it
-        (inline styles outrank the stylesheet), with its pane open; restored after."""
-        self._applied.clear()
-        if not isinstance(widget, Slot):
-            self._apply()
-            return
-        name = widget.id.removesuffix("-slot")
-        widget.styles.display = "block"
-        widget.styles.width = widget.styles.height = "1fr"
-        if name in ("grads", "deltas"):
-            self._styled[f"{name}-note"].styles.display = "none"
-            self._styled[name].styles.display = "block"
-
     def _focus_slot(self, slot: str) -> None:
         """Focus the first focusable widget of a slot (of the active tab, for the tabs), so
         arrows scroll it and ``m`` maximises it; with none, nothing keeps a hidden focus."""
@@ -369,7 +358,7 @@ class DebuggerView(Horizontal):
         if slot == "tabs":
             root: Widget = self.tabs.get_pane(self.tabs.active)
         else:
-            root = self.query_one(f"#{slot}-slot")
+            root = self.query_one(f"#{slot}-max")
         target = next((w for w in root.query("*") if w.can_focus), None)
         if target is not None:
             target.focus()

@@ -8,6 +8,7 @@ import dataclasses
 import re
 
 import pytest
+from textual.widget import Widget
 from textual.widgets import TabbedContent
 from textual.widgets._footer import FooterKey
 
@@ -27,8 +28,13 @@ def run(coro) -> None:
     asyncio.run(coro)
 
 
-def slot(app: MlpTuiApp, name: str) -> Slot:
-    return app.view.query_one(f"#{name}-slot", Slot)
+def slot(app: MlpTuiApp, name: str) -> Widget:
+    """The place of the layout that holds pane ``name`` (graph, grads, deltas, tabs)."""
+    return app.view.query_one(f"#{name}-slot")
+
+
+def maximisable(app: MlpTuiApp, name: str) -> Slot:
+    return app.view.query_one(f"#{name}-max", Slot)
 
 
 def on_screen(app: MlpTuiApp, name: str) -> bool:
@@ -200,19 +206,21 @@ def test_m_maximises_the_focused_pane_and_m_or_escape_restores_it():
             await settle(pilot)
             await pilot.press("s")
             await settle(pilot)
+            before = {name: slot(app, name).region for name in ("graph", "grads", "tabs")}
             await pilot.press("5", "m")  # focus .grad, maximise it
             await pilot.pause()
-            assert app.screen.maximized is slot(app, "grads")
-            assert slot(app, "grads").region.width == 120
+            assert app.screen.maximized is maximisable(app, "grads")
+            assert maximisable(app, "grads").region.width == 120
             text = screen_text(app)
             assert ".grad · after backward #1" in text and "Graph ·" not in text
             assert "lr 0.5" in text.splitlines()[0]  # the status bar stays
             await pilot.press("m")
             await pilot.pause()
             assert app.screen.maximized is None and "Graph ·" in screen_text(app)
+            assert {name: slot(app, name).region for name in before} == before
             await pilot.press("4", "m")
             await pilot.pause()
-            assert app.screen.maximized is slot(app, "graph")
+            assert app.screen.maximized is maximisable(app, "graph")
             await pilot.press("escape")
             await pilot.pause()
             assert app.screen.maximized is None
