@@ -206,8 +206,10 @@ def test_m_maximises_the_focused_pane_and_m_or_escape_restores_it():
             await settle(pilot)
             await pilot.press("s")
             await settle(pilot)
+            await pilot.press("5")  # bring up .grad (the larger share) and focus it
+            await pilot.pause()
             before = {name: slot(app, name).region for name in ("graph", "grads", "tabs")}
-            await pilot.press("5", "m")  # focus .grad, maximise it
+            await pilot.press("m")  # maximise it
             await pilot.pause()
             assert app.screen.maximized is maximisable(app, "grads")
             assert maximisable(app, "grads").region.width == 120
