@@ -113,9 +113,8 @@ def grads_note(report: Report) -> str:
     return f".grad None ({why}) · fills after backward"
 
 
-def deltas_note(report: Report) -> str:
-    """The one line the folded Δ pane shows."""
-    return "Δ appears after the step phase"
+DELTAS_NOTE = "Δ appears after the step phase"
+"""The one line the folded Δ pane shows."""
 
 
 Styles = dict[str, dict[str, object]]
@@ -236,7 +235,7 @@ class DebuggerView(Horizontal):
         self.tabs = self.query_one(TabbedContent)
         self.switcher = self.query_one(PaneSwitcher)
         self._grads_note = self.query_one("#grads-note", Static)
-        self._deltas_note = self.query_one("#deltas-note", Static)
+        self.query_one("#deltas-note", Static).border_title = Content(DELTAS_NOTE)
         self._styled = {
             w.id: w for w in self.query("#switcher, .slot, #right, #params, .pane-note, Slot")
         }
@@ -298,7 +297,6 @@ class DebuggerView(Horizontal):
             self._grads_note.border_title = Content(grads_note(report))
         if deltas_idle(report):
             idle.add("deltas")
-            self._deltas_note.border_title = Content(deltas_note(report))
         self._idle = frozenset(idle)
         wanted = main_pane(report)
         if wanted != self._phase_main:

@@ -291,3 +291,27 @@ def test_layout_for_sizes():
     assert layout_for(Size(120, 36)) == "multi"
     assert layout_for(Size(160, 50)) == "multi"
     assert layout_for(Size(200, 60)) == "vast"
+
+
+def test_a_stop_brings_up_the_pane_of_what_it_tested():
+    from mlp_tui.scenarios import open_scenario
+    from mlp_tui.session.breakpoints import Breakpoint, parse_condition
+    from mlp_tui.session.report import Stop
+    from mlp_tui.ui.debugger_view import main_pane
+
+    session = open_scenario("xor").session
+    report = session.step()  # after the step phase: Δ, unless a stop says otherwise
+    assert main_pane(report) == "deltas"
+    for condition, pane in (
+        ("accuracy >= 0.9", "loss"),
+        ("loss < 0.1", "loss"),
+        ("grad_norm.W0 < 1e-6", "grads"),
+        ("update_ratio.W1 > 1", "deltas"),
+        ("dead_fraction.h0 >= 0.5", "graph"),
+    ):
+        stop = Stop("breakpoint", "", Breakpoint(condition=parse_condition(condition)))
+        assert main_pane(dataclasses.replace(report, stop=stop)) == pane, condition
+    assert main_pane(dataclasses.replace(report, stop=Stop("nonfinite", ""))) == "graph"
+    assert main_pane(dataclasses.replace(report, stop=Stop("end", ""))) == "loss"
+    at_a_step = Stop("breakpoint", "", Breakpoint(step=1, phase=report.phase))
+    assert main_pane(dataclasses.replace(report, stop=at_a_step)) == "deltas"
