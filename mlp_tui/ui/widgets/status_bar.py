@@ -37,7 +37,7 @@ Part = tuple[str, tuple[str, ...], str]
 """(name, forms, style)."""
 
 
-def _parts(title: str, report: Report | None, running: bool) -> list[Part]:
+def _parts(title: str, report: Report | None, running: bool, error: str | None) -> list[Part]:
     parts: list[Part] = [("brand", ("mlp-tui", ""), "bold"), ("title", (title, ""), "")]
     if report is None:
         return [*parts, ("state", ("loading…",), "")]
@@ -47,15 +47,20 @@ def _parts(title: str, report: Report | None, running: bool) -> list[Part]:
         step, phase = report.step, report.phase
         position = (f"step {step} · after {phase}", f"#{step} after {phase}", f"#{step} {phase}")
     parts.append(("position", position, "bold"))
+    if error is not None:  # first: on a narrow screen, it matters more than the figures
+        parts.append(("error", (f"■ error in {error}",), "bold red"))
     if report.loss is not None:
         parts.append(("loss", (f"loss {num(report.loss)}",), ""))
     if report.accuracy is not None:
         share = report.accuracy
         parts.append(("acc", (f"acc {accuracy(share)}", f"acc {percent(share)}"), ""))
-    parts.append(("lr", (f"lr {num(report.lr)}",), ""))
+    if report.lr is not None:  # a learner's own optimizer may have no lr
+        parts.append(("lr", (f"lr {num(report.lr)}",), ""))
     if not report.zero_grad:
         parts.append(("zero_grad", ("zero_grad OFF", "zg OFF"), "bold yellow"))
-    if running:
+    if error is not None:
+        pass  # the error says why the session paused
+    elif running:
         parts.append(("state", ("▶ running (c to pause)", "▶ running"), "bold green"))
     elif report.stop is not None:
         reason = report.stop.reason
@@ -65,11 +70,14 @@ def _parts(title: str, report: Report | None, running: bool) -> list[Part]:
     return parts
 
 
-def status_line(title: str, report: Report | None, running: bool, width: int) -> Text:
+def status_line(
+    title: str, report: Report | None, running: bool, width: int, error: str | None = None
+) -> Text:
     """The longest form of the line that fits ``width`` cells: labels shorten and words
     drop, part by part (``SHORTENINGS``); figures and the stop word stay. What is left of
-    the room after the shortest form shows as much of the title as fits."""
-    parts = _parts(title, report, running)
+    the room after the shortest form shows as much of the title as fits. ``error``: the
+    phase whose code raised (the session paused before it)."""
+    parts = _parts(title, report, running, error)
     chosen = {name: 0 for name, _, _ in parts}
     separator = " · "
 
@@ -109,10 +117,13 @@ class StatusBar(Static):
 
     def __init__(self) -> None:
         super().__init__()
-        self._shown: tuple[str, Report | None, bool] = ("", None, False)
+        self._shown: tuple[str, Report | None, bool, str | None] = ("", None, False, None)
 
-    def show(self, title: str, report: Report | None, running: bool = False) -> None:
-        self._shown = (title, report, running)
+    def show(
+        self, title: str, report: Report | None, running: bool = False, error: str | None = None
+    ) -> None:
+        """``error``: the phase whose code raised; the session paused before it."""
+        self._shown = (title, report, running, error)
         self._draw()
 
     def on_resize(self, event: Resize) -> None:
@@ -120,4 +131,6 @@ class StatusBar(Static):
 
     def _draw(self) -> None:
         width = self.content_region.width or max(self.app.size.width - 2, 1)
-        self.update(status_line(*self._shown, width), layout=False)  # always one line
+        title, report, running, error = self._shown
+        line = status_line(title, report, running, width, error)
+        self.update(line, layout=False)  # always one line
