@@ -67,6 +67,7 @@ class MlpTuiApp(App[int]):
 
     TITLE = "mlp-tui"
     CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
+    ALLOW_IN_MAXIMIZED_VIEW = "StatusBar, Footer"  # m: the pane, and where the session stands
     BINDINGS = [
         Binding("n", "next_phase", "Next phase"),
         Binding("s", "step", "Step"),
@@ -85,26 +86,32 @@ class MlpTuiApp(App[int]):
         Binding("1", "tab('loss')", "Loss", show=False),
         Binding("2", "tab('tensor')", "Tensor", show=False),
         Binding("3", "tab('lesson')", "Lesson", show=False),
+        Binding("4", "show_pane('graph')", "Graph", show=False),
+        Binding("5", "show_pane('grads')", ".grad", show=False),
+        Binding("6", "show_pane('deltas')", "Δ", show=False),
+        Binding("m", "maximize", "Maximise", show=False),
         Binding("p", "save_svg", "Screenshot", show=False),
         Binding("g", "export_dot", "Graph DOT", show=False),
         Binding("t", "toggle_graph_view", "Tape/tree", show=False),
     ]
-    KEY_HELP = [
-        ("n", "next phase: zero_grad → forward → loss → backward → step"),
-        ("s", "finish the current training step (or run one whole step)"),
-        ("c", "continue: train until c again, a breakpoint or inf/NaN"),
-        ("b", "back one phase: weights, grads, optimizer, RNG restored"),
-        ("z", "switch zero_grad() on/off (off: watch .grad accumulate)"),
-        ("k", "heatmap colours: shared log scale ↔ per parameter"),
+    KEY_HELP = [  # one short line each: `?` lays them out in two columns that fit 80×24
+        ("n", "next phase (five make a step)"),
+        ("s", "finish the step (or run one)"),
+        ("c", "run until c, a breakpoint, NaN"),
+        ("b", "back one phase, exactly"),
+        ("z", "zero_grad() on / off"),
+        ("k", "colours: shared log ↔ per param"),
         ("l", "change the learning rate"),
-        ("o", "open a scenario: the built-in course or a path (in a browser: no paths)"),
-        ("r", "reset to the first step (a file with make(): build it again)"),
-        ("1 2 3", "show the Loss, Tensor or Lesson tab"),
-        ("y", "loss curve: y axis linear ↔ log scale"),
-        ("enter", "graph: inspect a node (tree: enter opens, space folds)"),
-        ("t", "graph as a tape (forward order) or as a tree"),
-        ("p", "save a screenshot (SVG) in the current folder (in a browser: a new tab)"),
-        ("g", "export the autograd graph as Graphviz DOT (in a browser: a download)"),
+        ("o", "open a scenario"),
+        ("r", "reset to the first step"),
+        ("1 2 3", "Loss, Tensor, Lesson tab"),
+        ("4 5 6", "Graph, .grad, Δ pane"),
+        ("m", "maximise pane (m, esc: back)"),
+        ("t", "graph: tape ↔ tree"),
+        ("y", "loss y axis: linear ↔ log"),
+        ("enter", "graph: inspect; tree: space folds"),
+        ("p", "save a screenshot (SVG)"),
+        ("g", "export the graph (DOT)"),
         ("?", "this help"),
         ("q", "quit (ctrl+c too)"),
     ]
@@ -282,6 +289,18 @@ class MlpTuiApp(App[int]):
             log = self.view.loss.toggle_log_scale()
             self.say(f"loss curve: {'log' if log else 'linear'} y axis", timeout=2)
 
+    def action_show_pane(self, pane: str) -> None:
+        if self.built is not None:
+            self.view.show_pane(pane)
+
+    def action_maximize(self) -> None:
+        """m: the focused pane fills the screen (Textual's own maximise, so escape restores
+        it too); m again restores it."""
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+        elif self.built is not None and self.screen is self.view.screen:
+            self.screen.maximize(self.view.slot_to_maximize(), container=False)
+
     def action_save_svg(self) -> None:
         self._export("Screenshot", "svg", self.export_screenshot)
 
@@ -344,7 +363,7 @@ class MlpTuiApp(App[int]):
         spec = message.built.spec
         self.view.lesson.set_lesson(spec.title, spec.lesson)
         self._show(message.report, message.boundary)
-        self.view.graph.focus()
+        self.view.focus_start()
         self.sub_title = spec.title
         # After the new panes are on screen: the collection takes 0.1-0.2 s.
         self.call_after_refresh(_freeze_what_stays)

@@ -161,7 +161,7 @@ def test_y_is_in_the_help_which_still_fits_80x24_and_in_the_command_palette() ->
             text = screen_text(app)
             for key, description in [*app.KEY_HELP, ("ctrl+p", "command palette")]:
                 assert f"{key} " in text and description in text, description  # one line each
-            assert "y       loss curve: y axis linear ↔ log scale" in text
+            assert "loss y axis: linear ↔ log" in text
             await pilot.press("escape")
             commands = [c.title for c in app.get_system_commands(app.screen)]
             assert "Log y" in commands

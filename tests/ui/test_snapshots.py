@@ -39,6 +39,22 @@ def test_main_screen_at_80x24_after_backward(snap_compare):
     )
 
 
+@pytest.mark.parametrize("size", [(80, 24), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("count", range(1, len(PHASES) + 1), ids=lambda c: f"after_{PHASES[c - 1]}")
+def test_main_screen_at_the_smallest_and_a_large_size(snap_compare, count, size):
+    # n × count, as above: 80×24 shows one pane and the switcher, 200×60 three columns
+    assert snap_compare(MlpTuiApp(), terminal_size=size, run_before=press_then_settle(*"n" * count))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36), (200, 60)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_vanishing_at_its_breakpoint(snap_compare, size):
+    # n × 4, as the lesson says: the breakpoint (W0's ‖g‖ < 1e-6) stops after backward,
+    # and the .grad pane gets the room
+    assert snap_compare(
+        MlpTuiApp("vanishing"), terminal_size=size, run_before=press_then_settle(*"nnnn")
+    )
+
+
 def test_help_screen(snap_compare):
     # ?: the help screen over the main screen
     assert snap_compare(
