@@ -198,6 +198,8 @@ class DebuggerView(Horizontal):
         """The widgets ``plan`` styles, by id."""
         self._applied: dict[tuple[str, str], object] = {}
         """The inline styles set last, by (widget id, rule): only changes are set."""
+        self._pitfalls: frozenset[tuple[str, str]] = frozenset()
+        """(kind, subject) of the mistakes the last report named."""
 
     def compose(self) -> ComposeResult:
         yield PaneSwitcher(id="switcher")
@@ -258,7 +260,28 @@ class DebuggerView(Horizontal):
         self.grads.show(report)
         self.deltas.show(report)
         self.tensor.show(report)
+        self._name_mistakes(report)
         self._follow(report)
+
+    def _name_mistakes(self, report: Report) -> None:
+        """A mistake the session just recognised is said at once, whatever pane is on
+        screen (a toast, each kind once), and the Lesson tab, whose note lists them all,
+        is marked ⚠ while any is named."""
+        named = frozenset((p.kind, p.subject) for p in report.pitfalls)
+        new = [p for p in report.pitfalls if (p.kind, p.subject) not in self._pitfalls]
+        self._pitfalls = named
+        for line in dict.fromkeys(p.message for p in new):  # once per distinct message
+            self.app.notify(
+                line,
+                title="Mistake found (Lesson tab)",
+                severity="warning",
+                timeout=8,
+                markup=False,
+            )
+        label = "Lesson ⚠" if named else "Lesson"
+        tab = self.tabs.get_tab("lesson")
+        if str(tab.label) != label:
+            tab.label = label
 
     def show_tab(self, tab: str) -> None:
         """Bring up one of the tabs (Loss, Tensor, Lesson); the focus stays where it is

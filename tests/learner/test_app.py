@@ -21,6 +21,11 @@ def app_for(name: str) -> MlpTuiApp:
     return MlpTuiApp(source=lambda: built, source_title=built.spec.title)
 
 
+def read(app: MlpTuiApp) -> str:
+    """The screen as one line of words; a toast's left edge (▌) squeezed out too."""
+    return flat(screen_text(app).replace("▌", " "))
+
+
 def status(app: MlpTuiApp) -> str:
     from mlp_tui.ui.widgets.status_bar import StatusBar
 
@@ -53,10 +58,11 @@ def test_the_correct_file_steps_and_its_deltas_are_checked_as_assumed_sgd():
 def test_a_mistake_is_named_on_screen_pointing_at_their_attribute():
     async def body():
         app = app_for("mistake_parameters.py")
-        async with app.run_test(size=(200, 60)) as pilot:
+        # notifications=True: the toast that names a new mistake, as a real terminal shows it
+        async with app.run_test(size=(200, 60), notifications=True) as pilot:
             await settle(pilot)
             await press(pilot, "n", "n", "n", "n")  # through backward: the .grad fills
-            text = flat(screen_text(app))
+            text = read(app)
             assert "layers[0].b gets a .grad but model.parameters() does not return it" in text
 
     asyncio.run(body())
@@ -104,7 +110,7 @@ def test_each_example_opens_steps_and_names_its_mistake_on_screen(name):
 
     async def body():
         app = app_for(name)
-        async with app.run_test(size=(200, 60)) as pilot:
+        async with app.run_test(size=(200, 60), notifications=True) as pilot:
             await settle(pilot)
             await press(pilot, "s", "s")
             if raising is None:
@@ -115,7 +121,7 @@ def test_each_example_opens_steps_and_names_its_mistake_on_screen(name):
             for p in app.report.pitfalls:
                 found.setdefault(p.kind, p.message)
             assert kinds <= set(found) | ({"non_scalar_loss"} if raising == "loss" else set())
-            text = flat(screen_text(app))
+            text = read(app)
             for kind in kinds & set(found):
                 assert found[kind][:50] in text, kind
             if raising == "loss":  # named in the error the notification shows

@@ -74,11 +74,15 @@ def shown(*reports: Report, size: tuple[int, int] = (100, 30)) -> list[dict]:
 
 
 def legends(pane) -> list[str]:
-    """The colour legend under each parameter's header (its line starting with "█ 0")."""
+    """The colour legends shown (each a line starting with "█ 0"): the pane's one legend
+    under the norm bars when the scale is shared, else one under each parameter's header."""
+    texts = [str(header.content) for header in pane.query(".param-header")]
+    if pane.bars.display:
+        texts.append(str(pane.bars.render()))
     return [
         line.strip()
-        for header in pane.query(".param-header")
-        for line in str(header.content).splitlines()
+        for text in texts
+        for line in text.splitlines()
         if line.strip().startswith("█ 0")
     ]
 
@@ -130,11 +134,11 @@ def test_zero_grad_off_warns_and_after_is_before_plus_this_backward() -> None:
         assert torch.equal(heatmap.reshape(old.shape), old)
 
     # After backward: the tensors add up; three heatmaps each, before + this = after, all
-    # on the pane's one colour scale (one legend, the same for all); the header has norms.
+    # on the pane's one colour scale (one legend, for all of them); the header has norms.
     assert ACCUMULATING in view["lines"]
     assert len(view["heatmaps"]) == 3 * len(s.params)
     assert len(set(view["scales"])) == 1 and view["scales"][0].shared
-    assert len(view["legends"]) == len(s.params) and len(set(view["legends"])) == 1
+    assert len(view["legends"]) == 1
     triples = zip(*[iter(view["heatmaps"])] * 3, strict=True)
     captions = zip(*[iter(view["captions"])] * 3, strict=True)
     for g, (name, p), old, new, drawn, above in zip(
@@ -263,7 +267,7 @@ def test_the_shared_legend_spans_the_real_magnitudes_of_every_gradient() -> None
     s = xor_session()
     [view] = shown(advance(s, 4))
     low, high = magnitudes([p.grad for p in s.params])
-    assert len(view["legends"]) == len(s.params)
+    assert len(view["legends"]) == 1  # once for the pane, under the ‖g‖ bars
     for legend in view["legends"]:
         assert legend.startswith("█ 0")  # exact zero's colour first
         assert f"{num(low)} " in legend and f" {num(high)} " in legend

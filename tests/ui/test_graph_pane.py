@@ -658,7 +658,7 @@ def drive(size: tuple[int, int], lesson) -> None:
 @pytest.mark.parametrize("size", [(80, 24), (120, 36), (200, 60)])
 def test_no_figure_in_the_tape_is_cut_at_any_app_size(size) -> None:
     async def lesson(pilot, app: MlpTuiApp) -> None:
-        await pilot.press("n", "n", "n", "n")
+        await pilot.press("n", "n", "n", "n", "4")  # 4: the Graph pane (alone at 80×24)
         await settle(pilot)
         pane = app.view.graph
         tape = pane.tape
@@ -690,7 +690,7 @@ def test_no_figure_in_the_tape_is_cut_at_any_app_size(size) -> None:
 
 def test_t_in_the_app_switches_the_view_and_is_in_help_and_the_palette() -> None:
     async def lesson(pilot, app: MlpTuiApp) -> None:
-        await pilot.press("n", "n", "n")
+        await pilot.press("n", "n", "n", "4")  # 4: the Graph pane (alone at 80×24)
         await settle(pilot)
         pane = app.view.graph
         assert pane.view == "tape"
@@ -712,7 +712,7 @@ def test_t_in_the_app_switches_the_view_and_is_in_help_and_the_palette() -> None
         text = screen_text(app)
         for _, description in app.KEY_HELP:  # one line each, none scrolled away
             assert description in text, description
-        assert "command palette: every action by name" in text
+        assert "ctrl+p every action by name" in text
 
     drive((80, 24), lesson)
 

@@ -55,7 +55,8 @@ def test_at_80x24_the_loss_has_labelled_axes_and_y_switches_to_log() -> None:
             text = pane_text(app, pane.curve)
             # The y axis: the highest and lowest loss; the x axis: the steps, named.
             assert f"{num(max(losses), 3)}┤" in text and f"{num(min(losses), 3)}┤" in text
-            assert text.splitlines()[-1].split() == ["step", "1", "5"]
+            ticks = text.splitlines()[-1].split()
+            assert ticks[:2] == ["step", "1"] and ticks[-1] == str(len(losses))
             assert not pane.curve.log_scale
             await pilot.press("y")
             await pilot.pause()
@@ -159,7 +160,7 @@ def test_y_is_in_the_help_which_still_fits_80x24_and_in_the_command_palette() ->
             await pilot.press("question_mark")
             await pilot.pause()
             text = screen_text(app)
-            for key, description in [*app.KEY_HELP, ("ctrl+p", "command palette")]:
+            for key, description in [*app.KEY_HELP, ("ctrl+p", "every action by name")]:
                 assert f"{key} " in text and description in text, description  # one line each
             assert "loss y axis: linear ↔ log" in text
             await pilot.press("escape")

@@ -215,4 +215,4 @@ class DeltaPane(ParameterPane):
             NormEntry(d.name, shape(dims[d.name]), d.update_ratio if d.weight_norm else None, "—")
             for d in report.deltas
         ]
-        self.bars.show("‖Δ‖/‖W‖", entries)
+        self.bars.show("‖Δ‖/‖W‖", entries, scale)

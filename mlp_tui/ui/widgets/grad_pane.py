@@ -193,7 +193,8 @@ class GradPane(ParameterPane):
             self._blocks.draw(i, header, grad, note, scale=scale, **labels)
             dims = shape(tuple(view.value.shape))
             entries.append(NormEntry(view.name, dims, None if st is None else st.norm))
-        self.bars.show("‖g‖", entries)
+        drawn = any(g is not None for g in grads)
+        self.bars.show("‖g‖", entries, scale if drawn else None)
 
     def _after(self, report: Report) -> None:
         """After backward: ‖g‖ bars, then each gradient, as before + this = after when it
@@ -216,4 +217,4 @@ class GradPane(ParameterPane):
                 note = "" if g.after_stats is None else value_range(g.after_stats)
                 self._blocks.draw(i, header, g.after, note, scale=scale, **labels)
             entries.append(NormEntry(g.name, shape(g.shape), g.after_norm))
-        self.bars.show("‖g‖", entries)
+        self.bars.show("‖g‖", entries, scale)

@@ -4,7 +4,8 @@ The bars are on a log scale spanning the pane's smallest and largest non-zero no
 norms many decades apart (a vanishing gradient) read as a staircase instead of one full
 bar beside empty ones. The figure beside each bar is exact; the bar only places it. When
 the widget is wide enough the entries flow into two columns (row by row, so W and b of a
-layer share a line), which keeps a 5-layer net's ten parameters on five lines.
+layer share a line), which keeps a 5-layer net's ten parameters on five lines. Under them,
+when the pane's heatmaps share one colour scale, that scale's legend, once for all.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from textual.geometry import Size
 from textual.widget import Widget
 
 from mlp_tui.ui.format import num
+from mlp_tui.ui.widgets.heatmap import ColourScale, legend_content
 
 FULL = "█"
 EIGHTHS = " ▏▎▍▌▋▊▉"
@@ -78,19 +80,28 @@ class NormBars(Widget):
         super().__init__(id=id, classes=classes)
         self._title = ""
         self._entries: tuple[NormEntry, ...] = ()
+        self._legend: ColourScale | None = None
 
     @property
     def entries(self) -> tuple[NormEntry, ...]:
         return self._entries
 
-    def show(self, quantity: str, entries: list[NormEntry]) -> None:
-        """Show ``entries`` of ``quantity`` (‖g‖), hidden while none has a non-zero norm."""
+    @property
+    def legend(self) -> ColourScale | None:
+        return self._legend
+
+    def show(
+        self, quantity: str, entries: list[NormEntry], legend: ColourScale | None = None
+    ) -> None:
+        """Show ``entries`` of ``quantity`` (‖g‖), the bars hidden while none has a non-zero
+        norm; then ``legend``, the colour scale every heatmap of the pane shares (None: each
+        heatmap has its own, under its header)."""
         entries_t = tuple(entries)
-        self.display = log_span([e.norm for e in entries_t]) is not None
-        if (quantity, entries_t) == (self._title, self._entries):
+        self.display = log_span([e.norm for e in entries_t]) is not None or legend is not None
+        if (quantity, entries_t, legend) == (self._title, self._entries, self._legend):
             return
-        layout = len(entries_t) != len(self._entries)
-        self._title, self._entries = quantity, entries_t
+        layout = len(entries_t) != len(self._entries) or (legend is None) != (self._legend is None)
+        self._title, self._entries, self._legend = quantity, entries_t, legend
         self.refresh(layout=layout)
 
     def _title_line(self, span: tuple[float, float] | None, width: int) -> Content:
@@ -125,16 +136,24 @@ class NormBars(Widget):
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         columns, _ = self._columns(width - 1)
-        return 1 + math.ceil(len(self._entries) / columns) if self._entries else 0
+        bars = 1 + math.ceil(len(self._entries) / columns) if self._has_bars() else 0
+        return bars + (self._legend is not None)
+
+    def _has_bars(self) -> bool:
+        return log_span([e.norm for e in self._entries]) is not None
 
     @staticmethod
     def _figure(entry: NormEntry) -> str:
         return entry.missing if entry.norm is None else num(entry.norm)
 
     def render(self) -> Content:
-        if not self._entries:
-            return Content("")
         width = self.size.width - 1  # clear of the scrollbar
+        lines = self._bar_lines(width) if self._has_bars() else []
+        if self._legend is not None:
+            lines.append(legend_content(self._legend, width))
+        return Content("\n").join(lines)
+
+    def _bar_lines(self, width: int) -> list[Content]:
         columns, cells = self._columns(width)
         names, shapes, figures = self._fixed(width)
         span = log_span([e.norm for e in self._entries])
@@ -155,4 +174,4 @@ class NormBars(Widget):
             if len(row) == columns or i == len(self._entries) - 1:
                 lines.append(Content(GAP).join(row))
                 row = []
-        return Content("\n").join(lines)
+        return lines

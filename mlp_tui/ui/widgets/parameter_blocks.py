@@ -173,7 +173,8 @@ class ParameterBlocks:
     ) -> None:
         """Show block ``i``: one heatmap, or several side by side (``values`` a sequence,
         one ``captions`` entry each) on one scale: ``scale``, or when None a linear scale
-        of this parameter's own tensors, whose legend follows the header. ``row_names``
+        of this parameter's own tensors, whose legend follows the header (a shared scale's
+        legend is the pane's, shown once above the blocks). ``row_names``
         label the matrix rows (one a line), ``column_names`` its columns. A widget is
         touched only if its content changed."""
         tensors = list(values) if isinstance(values, (list, tuple)) else [values]
@@ -181,7 +182,7 @@ class ParameterBlocks:
         if present and scale is None:
             scale = colour_scale(present)
         self.scales[i] = scale if present else None
-        if present:
+        if present and not scale.shared:
             legend = legend_content(scale, self.legend_width())
             header = Content.assemble(header, "\n", LEGEND_INDENT, legend)
         set_content(self.headers[i], header)
