@@ -128,3 +128,21 @@ def test_each_example_opens_steps_and_names_its_mistake_on_screen(name):
                 assert any("the loss is not a scalar" in n.message for n in app._notifications)
 
     asyncio.run(body())
+
+
+def test_a_zero_grad_that_does_nothing_is_not_called_skipped():
+    """Their zero_grad() ran (the status bar's phase passed it) and the .grad still added
+    up: the .grad pane says it ran and did not clear, never that it was skipped."""
+    from mlp_tui.ui.widgets.grad_pane import NOT_CLEARED, SKIPPED
+
+    async def body():
+        app = app_for("mistake_zero_grad.py")
+        async with app.run_test(size=(120, 36)) as pilot:
+            await settle(pilot)
+            await press(pilot, "s", "s")
+            assert app.report.zeroed and any(g.accumulated for g in app.report.grads)
+            text = flat(screen_text(app))
+            assert flat(NOT_CLEARED)[:60] in text
+            assert flat(SKIPPED)[:40] not in text
+
+    asyncio.run(body())

@@ -44,6 +44,12 @@ SKIPPED = (
 )
 """The warning when the switch is on again but this step's gradients still accumulate."""
 
+NOT_CLEARED = (
+    "⚠ zero_grad() ran but did not clear .grad: it keeps adding up (after = before + this backward)"
+)
+"""The warning when zero_grad ran and the gradients accumulated anyway (a learner's
+zero_grad() that does nothing)."""
+
 
 def _title(name: str, dims: tuple[int, ...]) -> tuple:
     return ((name, NAME), " ", (shape(dims), DIM), "  ")
@@ -112,8 +118,10 @@ def _warnings(report: Report) -> Content:
     lines: list[Content] = []
     if not report.zero_grad:
         lines.append(Content.styled(ACCUMULATING, WARN))
-    elif report.zeroed is False or any(g.accumulated for g in report.grads):
+    elif report.zeroed is False:
         lines.append(Content.styled(SKIPPED, WARN))
+    elif any(g.accumulated for g in report.grads):
+        lines.append(Content.styled(NOT_CLEARED if report.zeroed else SKIPPED, WARN))
     made_by = {p.name: p.grad_fn for p in report.parameters}
     non_leaf = [p.subject for p in report.pitfalls if p.kind == "non_leaf"]
     if non_leaf:
