@@ -16,6 +16,9 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
+from textual.geometry import Size
+from textual.layout import DockArrangeResult
+from textual.widget import Widget
 from textual.widgets import Static
 
 from mlp_tui.session.losses import Folded
@@ -78,7 +81,7 @@ class LossPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="loss-metrics")
-        with Container(id="loss-plots"):
+        with PlotGrid(id="loss-plots"):
             yield LossCurve(id="loss-curve")
             yield BoundaryPlot(id="loss-boundary")
             yield FitPlot(id="loss-fit")
@@ -129,7 +132,7 @@ class LossPane(Vertical):
         plot = self.boundary_plot
         if plot.size.area:
             return plot.grid_size()
-        width, height = self.query_one("#loss-plots").size
+        width, height = self.query_one(PlotGrid).size
         if self.outer_size.width >= self.WIDE:
             width //= 2
         else:
@@ -245,9 +248,25 @@ class LossPane(Vertical):
         if not self.is_mounted:
             return
         width, height = self.outer_size
+        for widget, rule, value in self._plan(width, max(height - 3, 0)):  # border, metrics
+            setattr(widget.styles, rule, value)
+
+    def arrange_plots(self, size: Size) -> bool:
+        """Lay the plots out for a plot area of ``size``, inside the layout pass that gives
+        the area that size (``PlotGrid.arrange``): a phase that resizes the pane then costs
+        one layout and one repaint, not a second pass for the plots. The styles are set
+        without asking for another layout (this one is under way). True if any changed."""
+        width = size.width + self.styles.gutter.width
+        changed = False
+        for widget, rule, value in self._plan(width, size.height):
+            changed = widget.styles.set_rule(rule, value) or changed
+        return changed
+
+    def _plan(self, width: int, rows_free: int) -> list[tuple[Widget, str, object]]:
+        """(widget, style rule, value) for a pane ``width`` wide (outer) whose plots have
+        ``rows_free`` rows."""
         curve, ratios, picture = self.curve, self.ratio_plot, self._picture
         wanted = [curve, *([picture] if picture else []), *([ratios] if ratios.tracks else [])]
-        rows_free = max(height - 3, 0)  # the border and the metrics row take 3
         if width >= self.WIDE:
             if len(wanted) == 3 and rows_free < 2 * self.PLOT_ROWS:
                 wanted = wanted[:2]  # the curve beside the picture; the ratios wait for room
@@ -255,12 +274,29 @@ class LossPane(Vertical):
         else:
             wanted = wanted[: max(1, rows_free // self.PLOT_ROWS)]
             columns, rows = 1, len(wanted)
-        grid = self.query_one("#loss-plots")
-        grid.styles.grid_size_columns = columns
-        grid.styles.grid_size_rows = rows
+        grid = self.query_one(PlotGrid)
+        plan: list[tuple[Widget, str, object]] = [
+            (grid, "grid_size_columns", columns),
+            (grid, "grid_size_rows", rows),
+        ]
         for plot in (curve, self.boundary_plot, self.fit_plot, ratios):
-            plot.display = plot in wanted
-            plot.styles.row_span = 2 if plot is picture and rows == 2 and columns == 2 else 1
+            span = 2 if plot is picture and rows == 2 and columns == 2 else 1
+            plan += [
+                (plot, "display", "block" if plot in wanted else "none"),
+                (plot, "row_span", span),
+            ]
+        return plan
+
+
+class PlotGrid(Container):
+    """The Loss pane's plot area: lays its plots out for its size (``LossPane.arrange_plots``)
+    in the layout pass that sizes it."""
+
+    def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
+        pane = self.parent
+        if isinstance(pane, LossPane) and pane.arrange_plots(size):
+            self._clear_arrangement_cache()
+        return super().arrange(size, optimal)
 
 
 _TEST_STYLE = Style(color=Color.from_rgb(*TEST_COLOR))
