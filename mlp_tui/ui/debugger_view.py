@@ -263,7 +263,7 @@ class DebuggerView(Horizontal):
         self.lesson.show(report)
         if not complete:
             if on_screen(self.loss):
-                self.loss.show(report)
+                self.loss.show(report, running=True)
             else:
                 self._loss_waiting = report
             return

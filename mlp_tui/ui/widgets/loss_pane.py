@@ -9,6 +9,7 @@ of losses costs well under 1 ms.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 
 from rich.color import Color
@@ -68,12 +69,15 @@ class LossPane(Vertical):
     """Outer width (columns) from which plots sit side by side."""
     PLOT_ROWS = 8
     """Rows a plot needs to keep its title, axes and a readable canvas."""
+    RATIOS_PERIOD = 1.0
+    """Seconds between two re-plots of the ratios while training runs."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.border_title = "Loss"
         self._losses_key: tuple | None = None
         self._ratios_key: tuple | None = None
+        self._ratios_shown = 0.0  # time.monotonic() of the last re-plot of the ratios
         self._metrics_variants: list[Text] = []
         self._metrics_plain = ""
         self._diverged: tuple[int, float] | None = None  # diverged_at(losses), kept per key
@@ -143,8 +147,10 @@ class LossPane(Vertical):
         """The ``y`` key: the loss curve's y axis between linear and log. True: log now."""
         return self.curve.toggle_log_scale()
 
-    def show(self, report: Report) -> None:
-        """Update the metrics row; re-plot the curves only if their figures changed."""
+    def show(self, report: Report, running: bool = False) -> None:
+        """Update the metrics row; re-plot the curves only if their figures changed. While
+        training runs (``running``: progress reports, about 4 a second) the ratios are
+        re-plotted at most every ``RATIOS_PERIOD`` seconds; the loss curve every time."""
         losses, start, folded = report.losses, report.loss_start, report.folded_losses
         test = report.test_losses
         key = (start, len(losses), repr(losses[0]), repr(losses[-1])) if losses else (start,)
@@ -154,8 +160,10 @@ class LossPane(Vertical):
             self._diverged = diverged_at(losses, start, folded)
             self.curve.set_losses(losses, start, folded, test)
         ratios_key = tuple((name, t.start, len(t.values)) for name, t in report.update_ratios)
-        if ratios_key != self._ratios_key:
-            self._ratios_key = ratios_key
+        now = time.monotonic()
+        due = not running or now - self._ratios_shown >= self.RATIOS_PERIOD
+        if ratios_key != self._ratios_key and due:
+            self._ratios_key, self._ratios_shown = ratios_key, now
             had = bool(self.ratio_plot.tracks)
             self.ratio_plot.set_ratios(report.update_ratios)
             if had != bool(report.update_ratios):  # the plot comes or goes: lay out again
