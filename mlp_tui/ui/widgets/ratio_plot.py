@@ -36,6 +36,8 @@ SERIES_COLORS = [
 class RatioPlot(PlotLines):
     """log10 of ‖ΔW‖/‖W‖ per step for each weight matrix, with the 1e-3 reference line."""
 
+    BUILT_STATE = ("plotted",)
+
     x_name = "step"
 
     def __init__(self, *, id: str | None = None) -> None:
