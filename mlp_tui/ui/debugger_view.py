@@ -169,6 +169,11 @@ def plan(layout: str, main_slot: str, folded: frozenset[str] | set[str]) -> Styl
     return styles
 
 
+def on_screen(widget: Widget) -> bool:
+    """Whether ``widget`` and every container it sits in are displayed."""
+    return all(node.display for node in widget.ancestors_with_self)
+
+
 class Slot(Vertical):
     """What ``m`` maximises (Textual's own ``Screen.maximize``): one pane with its title
     and border. It sits in a place of the layout (``plan`` sizes the place, never the
@@ -200,6 +205,8 @@ class DebuggerView(Horizontal):
         """The inline styles set last, by (widget id, rule): only changes are set."""
         self._pitfalls: frozenset[tuple[str, str]] = frozenset()
         """(kind, subject) of the mistakes the last report named."""
+        self._loss_waiting: Report | None = None
+        """A progress report the Loss pane has not shown: it was off screen."""
 
     def compose(self) -> ComposeResult:
         yield PaneSwitcher(id="switcher")
@@ -249,11 +256,19 @@ class DebuggerView(Horizontal):
 
     def show(self, report: Report, boundary: Boundary | None, complete: bool = True) -> None:
         """A progress report (``complete=False``, while training runs) only moves the loss
-        and the lesson's note; the other panes wait for a fully captured one."""
-        self.loss.show(report)
+        and the lesson's note; the other panes wait for a fully captured one. While the
+        Loss pane is off screen (another tab, another pane on a compact screen), progress
+        reports wait until it comes up: a hidden widget that refreshes makes Textual lay out
+        the whole screen again, 4 times a second under ``c``."""
         self.lesson.show(report)
         if not complete:
+            if on_screen(self.loss):
+                self.loss.show(report, running=True)
+            else:
+                self._loss_waiting = report
             return
+        self._loss_waiting = None
+        self.loss.show(report)
         if boundary is not None or report.step == 0:
             self.loss.show_boundary(boundary)
         self.graph.show(report)
@@ -369,6 +384,13 @@ class DebuggerView(Horizontal):
                     if rule == "display":
                         value = "block" if value else "none"
                     setattr(self._styled[name].styles, rule, value)
+        self._show_waiting_loss()
+
+    def _show_waiting_loss(self) -> None:
+        """The progress report the Loss pane missed while off screen, once it is on."""
+        if self._loss_waiting is not None and on_screen(self.loss):
+            report, self._loss_waiting = self._loss_waiting, None
+            self.loss.show(report)
 
     def _focus_slot(self, slot: str) -> None:
         """Focus the first focusable widget of a slot (of the active tab, for the tabs), so
@@ -393,6 +415,7 @@ class DebuggerView(Horizontal):
         if pane in TABS and self.main != pane:
             self.main = pane
             self._apply()
+        self._show_waiting_loss()
 
     @on(GraphPane.NodeSelected)
     def _inspect(self, message: GraphPane.NodeSelected) -> None:

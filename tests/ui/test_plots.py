@@ -168,3 +168,29 @@ def test_y_is_in_the_help_which_still_fits_80x24_and_in_the_command_palette() ->
             assert "Log y" in commands
 
     asyncio.run(body())
+
+
+def test_a_plot_coming_back_to_a_size_with_the_same_data_is_not_rebuilt() -> None:
+    """The layout follows the phase, so the Loss tab goes back and forth between a few
+    sizes: each size is built once per data, and what the plot says is the same."""
+    session, report = trained("xor", 40)
+
+    async def body() -> None:
+        app = PaneApp(LossPane, "LossApp")
+        async with app.run_test(size=(160, 50)) as pilot:
+            pane = await shown(pilot, session, report)
+            await pilot.pause()
+            curve = pane.curve
+            builds, points, text = curve.builds, curve.plotted_points, pane_text(app, curve)
+            await pilot.resize_terminal(100, 30)
+            await pilot.pause()
+            assert curve.builds == builds + 1  # a new size: built
+            await pilot.resize_terminal(160, 50)
+            await pilot.pause()
+            assert curve.builds == builds + 1  # back: the first build again
+            assert curve.plotted_points == points and pane_text(app, curve) == text
+            pane.show(session.run(1))  # new data: built again
+            await pilot.pause()
+            assert curve.builds == builds + 2
+
+    asyncio.run(body())

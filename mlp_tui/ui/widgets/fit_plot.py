@@ -24,6 +24,8 @@ FIT_COLOR = (255, 170, 60)
 class FitPlot(PlotLines):
     """ŷ(x) of the model along its one input, the data points behind it."""
 
+    BUILT_STATE = ("plotted_fit",)
+
     x_name = "x"
 
     def __init__(self, *, id: str | None = None) -> None:

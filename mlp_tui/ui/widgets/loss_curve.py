@@ -133,6 +133,8 @@ class LossCurve(PlotLines):
     """The training loss per step and, with rows held out, the held-out loss beside it;
     downsampled to the width, on a log y axis when asked (``y``) or when it spans decades."""
 
+    BUILT_STATE = ("_axes", "plotted_points", "plotted_test")
+
     x_name = "step"
 
     def __init__(self, *, id: str | None = None) -> None:

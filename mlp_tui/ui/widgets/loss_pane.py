@@ -9,6 +9,7 @@ of losses costs well under 1 ms.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
 
 from rich.color import Color
@@ -16,6 +17,9 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Container, Vertical
+from textual.geometry import Size
+from textual.layout import DockArrangeResult
+from textual.widget import Widget
 from textual.widgets import Static
 
 from mlp_tui.session.losses import Folded
@@ -65,12 +69,15 @@ class LossPane(Vertical):
     """Outer width (columns) from which plots sit side by side."""
     PLOT_ROWS = 8
     """Rows a plot needs to keep its title, axes and a readable canvas."""
+    RATIOS_PERIOD = 1.0
+    """Seconds between two re-plots of the ratios while training runs."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.border_title = "Loss"
         self._losses_key: tuple | None = None
         self._ratios_key: tuple | None = None
+        self._ratios_shown = 0.0  # time.monotonic() of the last re-plot of the ratios
         self._metrics_variants: list[Text] = []
         self._metrics_plain = ""
         self._diverged: tuple[int, float] | None = None  # diverged_at(losses), kept per key
@@ -78,7 +85,7 @@ class LossPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="loss-metrics")
-        with Container(id="loss-plots"):
+        with PlotGrid(id="loss-plots"):
             yield LossCurve(id="loss-curve")
             yield BoundaryPlot(id="loss-boundary")
             yield FitPlot(id="loss-fit")
@@ -129,7 +136,7 @@ class LossPane(Vertical):
         plot = self.boundary_plot
         if plot.size.area:
             return plot.grid_size()
-        width, height = self.query_one("#loss-plots").size
+        width, height = self.query_one(PlotGrid).size
         if self.outer_size.width >= self.WIDE:
             width //= 2
         else:
@@ -140,8 +147,10 @@ class LossPane(Vertical):
         """The ``y`` key: the loss curve's y axis between linear and log. True: log now."""
         return self.curve.toggle_log_scale()
 
-    def show(self, report: Report) -> None:
-        """Update the metrics row; re-plot the curves only if their figures changed."""
+    def show(self, report: Report, running: bool = False) -> None:
+        """Update the metrics row; re-plot the curves only if their figures changed. While
+        training runs (``running``: progress reports, about 4 a second) the ratios are
+        re-plotted at most every ``RATIOS_PERIOD`` seconds; the loss curve every time."""
         losses, start, folded = report.losses, report.loss_start, report.folded_losses
         test = report.test_losses
         key = (start, len(losses), repr(losses[0]), repr(losses[-1])) if losses else (start,)
@@ -151,8 +160,10 @@ class LossPane(Vertical):
             self._diverged = diverged_at(losses, start, folded)
             self.curve.set_losses(losses, start, folded, test)
         ratios_key = tuple((name, t.start, len(t.values)) for name, t in report.update_ratios)
-        if ratios_key != self._ratios_key:
-            self._ratios_key = ratios_key
+        now = time.monotonic()
+        due = not running or now - self._ratios_shown >= self.RATIOS_PERIOD
+        if ratios_key != self._ratios_key and due:
+            self._ratios_key, self._ratios_shown = ratios_key, now
             had = bool(self.ratio_plot.tracks)
             self.ratio_plot.set_ratios(report.update_ratios)
             if had != bool(report.update_ratios):  # the plot comes or goes: lay out again
@@ -245,9 +256,25 @@ class LossPane(Vertical):
         if not self.is_mounted:
             return
         width, height = self.outer_size
+        for widget, rule, value in self._plan(width, max(height - 3, 0)):  # border, metrics
+            setattr(widget.styles, rule, value)
+
+    def arrange_plots(self, size: Size) -> bool:
+        """Lay the plots out for a plot area of ``size``, inside the layout pass that gives
+        the area that size (``PlotGrid.arrange``): a phase that resizes the pane then costs
+        one layout and one repaint, not a second pass for the plots. The styles are set
+        without asking for another layout (this one is under way). True if any changed."""
+        width = size.width + self.styles.gutter.width
+        changed = False
+        for widget, rule, value in self._plan(width, size.height):
+            changed = widget.styles.set_rule(rule, value) or changed
+        return changed
+
+    def _plan(self, width: int, rows_free: int) -> list[tuple[Widget, str, object]]:
+        """(widget, style rule, value) for a pane ``width`` wide (outer) whose plots have
+        ``rows_free`` rows."""
         curve, ratios, picture = self.curve, self.ratio_plot, self._picture
         wanted = [curve, *([picture] if picture else []), *([ratios] if ratios.tracks else [])]
-        rows_free = max(height - 3, 0)  # the border and the metrics row take 3
         if width >= self.WIDE:
             if len(wanted) == 3 and rows_free < 2 * self.PLOT_ROWS:
                 wanted = wanted[:2]  # the curve beside the picture; the ratios wait for room
@@ -255,12 +282,29 @@ class LossPane(Vertical):
         else:
             wanted = wanted[: max(1, rows_free // self.PLOT_ROWS)]
             columns, rows = 1, len(wanted)
-        grid = self.query_one("#loss-plots")
-        grid.styles.grid_size_columns = columns
-        grid.styles.grid_size_rows = rows
+        grid = self.query_one(PlotGrid)
+        plan: list[tuple[Widget, str, object]] = [
+            (grid, "grid_size_columns", columns),
+            (grid, "grid_size_rows", rows),
+        ]
         for plot in (curve, self.boundary_plot, self.fit_plot, ratios):
-            plot.display = plot in wanted
-            plot.styles.row_span = 2 if plot is picture and rows == 2 and columns == 2 else 1
+            span = 2 if plot is picture and rows == 2 and columns == 2 else 1
+            plan += [
+                (plot, "display", "block" if plot in wanted else "none"),
+                (plot, "row_span", span),
+            ]
+        return plan
+
+
+class PlotGrid(Container):
+    """The Loss pane's plot area: lays its plots out for its size (``LossPane.arrange_plots``)
+    in the layout pass that sizes it."""
+
+    def arrange(self, size: Size, optimal: bool = False) -> DockArrangeResult:
+        pane = self.parent
+        if isinstance(pane, LossPane) and pane.arrange_plots(size):
+            self._clear_arrangement_cache()
+        return super().arrange(size, optimal)
 
 
 _TEST_STYLE = Style(color=Color.from_rgb(*TEST_COLOR))

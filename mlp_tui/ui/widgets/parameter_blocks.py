@@ -110,6 +110,8 @@ class ParameterBlocks:
         """The colour scale each block's legend shows (None: nothing drawn)."""
         self.rows = 3
         """Heatmap lines per parameter."""
+        self.legend_drawn = 0
+        """The ``legend_width`` the legends were last fitted to."""
         self._labelled: list[int] = []
         self._drawn: list[object] = []
         self._widgets: list[Widget] = []
@@ -157,7 +159,8 @@ class ParameterBlocks:
     def legend_width(self) -> int:
         """Room for a legend line under a header."""
         width = self.body.content_size.width or 60
-        return max(width - len(LEGEND_INDENT) - 1, 20)
+        self.legend_drawn = max(width - len(LEGEND_INDENT) - 1, 20)
+        return self.legend_drawn
 
     def draw(
         self,
@@ -288,7 +291,10 @@ class ParameterPane(Vertical):
 
     def on_resize(self, event: Resize) -> None:
         self._blocks.set_rows(heatmap_rows(event.size.height))
-        if self._report is not None:  # the legends fit their width
+        # The legends fit their width: redraw when it changed, not on every change of
+        # height (the layout follows the phase: most phases resize the pane).
+        blocks = self._blocks
+        if self._report is not None and blocks.legend_drawn != blocks.legend_width():
             self.call_after_refresh(self.draw, self._report)
 
     def show(self, report: Report) -> None:

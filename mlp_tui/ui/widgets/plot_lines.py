@@ -110,6 +110,15 @@ class PlotLines(Widget):
         """How many times the figure was rebuilt (for tests and benchmarks)."""
         self._strips: list[Strip] | None = None
         self._strips_key: tuple | None = None
+        self._built: dict[tuple, tuple[list[Strip], dict[str, object]]] = {}
+        """Builds of the current data by (width, height, style), with their ``BUILT_STATE``:
+        the layout follows the phase, so a plot often comes back to a size it had."""
+
+    BUILT_STATE: tuple[str, ...] = ()
+    """Attributes a build sets (what it plotted), kept with its strips and restored when
+    its size comes back."""
+    KEPT_SIZES = 4
+    """Builds kept per data (a phase-following layout gives a pane two or three sizes)."""
 
     x_name = ""
     """The x axis's name, written left of its first tick label (``step 1 … 300``)."""
@@ -130,6 +139,7 @@ class PlotLines(Widget):
     def invalidate(self) -> None:
         """The data changed: rebuild on the next paint."""
         self._strips = None
+        self._built.clear()
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
@@ -137,8 +147,17 @@ class PlotLines(Widget):
         base = self.visual_style.rich_style  # widget background and foreground
         key = (width, height, base)
         if self._strips is None or self._strips_key != key:
-            self._strips = self._build(width, height, base)
-            self._strips_key = key
+            built = self._built.get(key)
+            if built is None:
+                strips = self._build(width, height, base)
+                built = strips, {name: getattr(self, name) for name in self.BUILT_STATE}
+                if len(self._built) >= self.KEPT_SIZES:
+                    del self._built[next(iter(self._built))]  # the oldest
+                self._built[key] = built
+            else:
+                for name, value in built[1].items():
+                    setattr(self, name, value)
+            self._strips, self._strips_key = built[0], key
         if 0 <= y < len(self._strips):
             return self._strips[y]
         return Strip.blank(width, base)

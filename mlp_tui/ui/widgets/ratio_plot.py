@@ -36,6 +36,8 @@ SERIES_COLORS = [
 class RatioPlot(PlotLines):
     """log10 of ‖ΔW‖/‖W‖ per step for each weight matrix, with the 1e-3 reference line."""
 
+    BUILT_STATE = ("plotted",)
+
     x_name = "step"
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -77,8 +79,13 @@ class RatioPlot(PlotLines):
         for i, (name, track) in enumerate(self.tracks):
             early = [point for run in track.folded for point in run.points]
             steps = [s for s, _ in early] + list(range(track.start, track.last_step + 1))
-            logs = [_log10(v) for _, v in early] + [_log10(v) for v in track.values]
-            xs, ys = downsample(logs, width, steps)
+            # Downsampled first, then the logs of the points kept: log10 is increasing, so
+            # each bucket keeps the same points, and a long run costs width logs, not steps.
+            values = [v for _, v in early] + list(track.values)
+            if not (all(map(math.isfinite, values)) and min(values, default=1.0) > 0):
+                values = [_plottable(v) for v in values]
+            xs, kept = downsample(values, width, steps)
+            ys = [math.log10(v) for v in kept]
             self.plotted[name] = (tuple(xs), tuple(ys))
             if ys:
                 lows.append(min(ys))
@@ -98,6 +105,6 @@ class RatioPlot(PlotLines):
         return None
 
 
-def _log10(value: float) -> float:
-    """log10 of a ratio; nan (not plotted) where it has none (no update, W = 0, inf)."""
-    return math.log10(value) if 0 < value < math.inf else math.nan
+def _plottable(value: float) -> float:
+    """A ratio that has a log10; nan (not plotted) for the others (no update, W = 0, inf)."""
+    return value if 0 < value < math.inf else math.nan
