@@ -40,6 +40,7 @@ PARAMETER_CSS = """
         height: 1fr;
         padding: 0 0 0 1;
         scrollbar-size-vertical: 1;
+        scrollbar-gutter: stable;  /* a scrollbar coming or going does not relay the pane out */
     }}
     {pane} .param-row {{
         height: auto;
