@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -161,6 +162,78 @@ MAX_STOPS_LISTED = 100
 """A run's summary lists this many stops, and counts the rest."""
 
 
+@dataclass
+class _Trained:
+    """What a headless run met: the stops (the first ``MAX_STOPS_LISTED`` listed), whether
+    a value went inf/NaN, whether Ctrl-C ended it."""
+
+    stops: list[dict[str, Any]] = field(default_factory=list)
+    stopped: int = 0  # stops met, listed or not
+    diverged: bool = False
+    interrupted: bool = False
+
+
+def _train(session: Any, steps: int, on_step: Any, trained: _Trained) -> None:
+    """Train ``session`` headless up to step ``steps``, going on after each breakpoint, until
+    the steps are done, a value goes inf/NaN or Ctrl-C asks (at the end of the step in
+    flight); fill ``trained`` as it goes, so a caller that catches an error raised by the
+    learner's code still has what came before it."""
+    with _InterruptAtStepEnd() as interrupt:
+        while session.completed_steps < steps and not interrupt.requested:
+            report = session.run(
+                steps - session.completed_steps,
+                on_step=on_step,
+                should_stop=lambda: interrupt.requested,
+                replay=False,
+            )
+            stop = report.stop
+            if stop is None or stop.reason == "end":
+                continue
+            trained.stopped += 1
+            if len(trained.stops) < MAX_STOPS_LISTED:
+                trained.stops.append(
+                    {
+                        "step": report.step,
+                        "phase": str(report.phase),
+                        "reason": stop.reason,
+                        "note": stop.message,
+                    }
+                )
+            if stop.reason == "nonfinite":
+                trained.diverged = True
+                break
+        trained.interrupted = interrupt.requested
+
+
+def _summary(
+    session: Any, trained: _Trained, final: tuple[float, Any], held_out: tuple[float, Any] | None
+) -> dict[str, Any]:
+    """A headless run's closing JSON object: steps, the final (loss, accuracy) on the
+    training rows and, when rows are held out, on those; the stops; whether Ctrl-C ended
+    it."""
+    loss, accuracy = final
+    summary: dict[str, Any] = {"summary": True, "steps": session.completed_steps}
+    summary["final_loss"] = _json_number(loss)
+    if accuracy is not None:
+        summary["accuracy"] = float(accuracy)
+        summary["correct"] = accuracy.correct
+    if held_out is not None:  # the figures above are then the training rows'
+        summary["samples"] = len(session.x)
+        test_loss, test_accuracy = held_out
+        summary["test_loss"] = _json_number(test_loss)
+        if test_accuracy is not None:
+            summary["test_accuracy"] = float(test_accuracy)
+            summary["test_correct"] = test_accuracy.correct
+        summary["test_samples"] = len(session.held_out.y)
+    if trained.stops:
+        summary["stops"] = trained.stops
+    if trained.stopped > len(trained.stops):
+        summary["stops_not_listed"] = trained.stopped - len(trained.stops)
+    if trained.interrupted:
+        summary["interrupted"] = True
+    return summary
+
+
 def _run(args: argparse.Namespace) -> int:
     import torch
 
@@ -187,59 +260,16 @@ def _run(args: argparse.Namespace) -> int:
             progress.update(m.step, m.loss)
 
     started = time.perf_counter()
-    stops: list[dict] = []
-    stopped = 0
-    diverged = False
-    with _InterruptAtStepEnd() as interrupt:
-        while session.completed_steps < steps and not interrupt.requested:
-            report = session.run(
-                steps - session.completed_steps,
-                on_step=on_step,
-                should_stop=lambda: interrupt.requested,
-                replay=False,
-            )
-            stop = report.stop
-            if stop is None or stop.reason == "end":
-                continue
-            stopped += 1
-            if len(stops) < MAX_STOPS_LISTED:
-                stops.append(
-                    {
-                        "step": report.step,
-                        "phase": str(report.phase),
-                        "reason": stop.reason,
-                        "note": stop.message,
-                    }
-                )
-            if stop.reason == "nonfinite":
-                diverged = True
-                break
+    trained = _Trained()
+    _train(session, steps, on_step, trained)
     elapsed = time.perf_counter() - started
     if progress:
         progress.close()
     completed = session.completed_steps
     loss, accuracy = session.evaluate()
-    summary: dict[str, Any] = {"summary": True, "steps": completed}
-    summary["final_loss"] = _json_number(loss)
-    if accuracy is not None:
-        summary["accuracy"] = float(accuracy)
-        summary["correct"] = accuracy.correct
-    held_out = None
-    if session.held_out is not None:  # the figures above are then the training rows'
-        summary["samples"] = len(session.x)
-        held_out = session.evaluate(held_out=True)
-        summary["test_loss"] = _json_number(held_out[0])
-        if held_out[1] is not None:
-            summary["test_accuracy"] = float(held_out[1])
-            summary["test_correct"] = held_out[1].correct
-        summary["test_samples"] = len(session.held_out.y)
-    if stops:
-        summary["stops"] = stops
-    if stopped > len(stops):
-        summary["stops_not_listed"] = stopped - len(stops)
-    if interrupt.requested:
-        summary["interrupted"] = True
-    status = EXIT_INTERRUPTED if interrupt.requested else 0
+    held_out = None if session.held_out is None else session.evaluate(held_out=True)
+    summary = _summary(session, trained, (loss, accuracy), held_out)
+    status = EXIT_INTERRUPTED if trained.interrupted else 0
     if args.json:
         out.write(json.dumps(summary) + "\n")
         return status
@@ -255,14 +285,14 @@ def _run(args: argparse.Namespace) -> int:
             f"  loss on the {len(session.held_out.y)} held-out samples: {held_out[0]:.6g}"
             + ("" if held_out[1] is None else f"   accuracy: {percent(held_out[1])}")
         )
-    for stop in stops:
+    for stop in trained.stops:
         note = escape(stop["note"])
         print(f"  step {stop['step']} after {stop['phase']} ({stop['reason']}): {note}")
-    if stopped > len(stops):
-        print(f"  … and {stopped - len(stops)} more stops")
-    if interrupt.requested:
+    if trained.stopped > len(trained.stops):
+        print(f"  … and {trained.stopped - len(trained.stops)} more stops")
+    if trained.interrupted:
         print(f"  interrupted (Ctrl-C) after step {completed} of {steps}")
-    if diverged or not math.isfinite(loss):
+    if trained.diverged or not math.isfinite(loss):
         print(
             "  training diverged: open it in the debugger to see where (mlp-tui "
             + args.scenario
@@ -338,74 +368,47 @@ def _debug_run(built: Any, steps: int, as_json: bool, out: TextIO) -> int:
     torch.set_num_threads(1)
     session = built.session
     session.end_step = steps
-    stops: list[dict] = []
     error: dict[str, Any] | None = None
 
     def on_step(m: Any) -> None:
         if as_json:
             out.write(json.dumps(_step_record(m)) + "\n")
 
-    with _InterruptAtStepEnd() as interrupt:
-        try:
-            while session.completed_steps < steps and not interrupt.requested:
-                report = session.run(
-                    steps - session.completed_steps,
-                    on_step=on_step,
-                    should_stop=lambda: interrupt.requested,
-                    replay=False,
-                )
-                stop = report.stop
-                if stop is None or stop.reason == "end":
-                    continue
-                stops.append(
-                    {
-                        "step": report.step,
-                        "phase": str(report.phase),
-                        "reason": stop.reason,
-                        "note": stop.message,
-                    }
-                )
-                if stop.reason == "nonfinite" or len(stops) >= MAX_STOPS_LISTED:
-                    break
-        except PhaseError as err:
-            error = {
-                "step": session.step_no,
-                "phase": str(err.phase),
-                "type": type(err.error).__name__,
-                "message": built.describe_error(err),
-                "traceback": err.traceback,
-            }
+    trained = _Trained()
+    try:
+        _train(session, steps, on_step, trained)
+    except PhaseError as err:
+        error = {
+            "step": session.step_no,
+            "phase": str(err.phase),
+            "type": type(err.error).__name__,
+            "message": built.describe_error(err),
+            "traceback": err.traceback,
+        }
     try:
         final = session.capture()  # the last step in full: every pitfall it shows
     except PhaseError:  # replaying it meets their error again: what is known so far
         final = session.report()
-    summary: dict[str, Any] = {"summary": True, "steps": session.completed_steps}
     try:
-        loss, accuracy = session.evaluate()
+        figures = session.evaluate()
+        held_out = None if session.held_out is None else session.evaluate(held_out=True)
     except Exception:  # their forward pass raises: the error says where
-        loss, accuracy = math.nan, None
-    summary["final_loss"] = _json_number(loss)
-    if accuracy is not None:
-        summary["accuracy"] = float(accuracy)
-        summary["correct"] = accuracy.correct
+        figures, held_out = (math.nan, None), None
+    summary = _summary(session, trained, figures, held_out)
     summary["mistakes"] = [
         {"kind": p.kind, "subject": p.subject, "message": p.message} for p in final.pitfalls
     ]
-    if stops:
-        summary["stops"] = stops
     if error is not None:
         summary["error"] = error
-    if interrupt.requested:
-        summary["interrupted"] = True
     status = EXIT_THEIR_CODE_RAISED if error is not None else 0
     if as_json:
         out.write(json.dumps(summary) + "\n")
         return status
     title = escape(built.spec.title)
-    out.write(f"{title}: {summary['steps']} steps, loss on all data {loss:.6g}\n")
+    out.write(f"{title}: {summary['steps']} steps, loss on all data {figures[0]:.6g}\n")
     for p in final.pitfalls:
         out.write(f"  ✗ {escape(p.message)}\n")
-    for stop in stops:
+    for stop in trained.stops:
         out.write(
             f"  step {stop['step']} after {stop['phase']} ({stop['reason']}): {escape(stop['note'])}\n"
         )

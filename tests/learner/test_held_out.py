@@ -53,9 +53,12 @@ y_test = (x_test[:, 0] > x_test[:, 1]).long()
 def test_x_test_is_measured_each_step_with_that_steps_weights(write, capsys):
     path = write("held_out_net.py", LEARNER_FILE)
     assert main(["debug", str(path), "--run", "--steps", "3", "--json"]) == 0
-    steps = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    steps = [s for s in steps if "step" in s and "summary" not in s]
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    steps = [s for s in records if "summary" not in s]
     assert [s["step"] for s in steps] == [1, 2, 3]
+    summary = records[-1]  # as `mlp-tui run` sums up a scenario with held-out rows
+    assert summary["samples"] == 40 and summary["test_samples"] == 15
+    assert 0 <= summary["test_correct"] <= 15
 
     # Their code, run by hand: the held-out figures use the weights the step's loss used.
     namespace: dict = {}
