@@ -37,16 +37,20 @@ Part = tuple[str, tuple[str, ...], str]
 """(name, forms, style)."""
 
 
+def position_forms(report: Report) -> tuple[str, ...]:
+    """Where the session stands, from the longest form to the shortest a narrow terminal
+    takes: ``step 12 · after loss``, ``#12 after loss``, ``#12 loss``."""
+    if report.phase is None:
+        return ("ready: press n", "ready: press n", "ready")
+    step, phase = report.step, report.phase
+    return (f"step {step} · after {phase}", f"#{step} after {phase}", f"#{step} {phase}")
+
+
 def _parts(title: str, report: Report | None, running: bool, error: str | None) -> list[Part]:
     parts: list[Part] = [("brand", ("mlp-tui", ""), "bold"), ("title", (title, ""), "")]
     if report is None:
         return [*parts, ("state", ("loading…",), "")]
-    if report.phase is None:
-        position = ("ready: press n", "ready: press n", "ready")
-    else:
-        step, phase = report.step, report.phase
-        position = (f"step {step} · after {phase}", f"#{step} after {phase}", f"#{step} {phase}")
-    parts.append(("position", position, "bold"))
+    parts.append(("position", position_forms(report), "bold"))
     if error is not None:  # first: on a narrow screen, it matters more than the figures
         parts.append(("error", (f"■ error in {error}",), "bold red"))
     if report.loss is not None:
